@@ -1,0 +1,81 @@
+// Per-path statistics. Written only by the probe thread, read concurrently by scrapes: every
+// field is an atomic with a single writer, so neither side ever waits for the other.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "reachmon/core/clock.h"
+
+namespace reachmon::core {
+
+enum class ErrorReason : std::uint8_t {
+  kDestUnreachable,
+  kTtlExpired,
+  kPacketTooBig,
+  kParameterProblem,
+  kSendFailed,
+  kSourceUnavailable,
+  kResolveFailed,
+  kCount
+};
+inline constexpr std::size_t kErrorReasonCount = static_cast<std::size_t>(ErrorReason::kCount);
+std::string_view reasonName(ErrorReason r);
+
+// Fixed-bucket histogram of durations. Buckets hold non-cumulative counts; readers add them up.
+class Histogram {
+ public:
+  explicit Histogram(std::span<const double> upper_bounds_seconds);
+  void observe(Duration d);  // single writer
+
+  std::span<const double> bounds() const { return bounds_; }
+  std::uint64_t bucketCount(std::size_t i) const;  // i == bounds().size() is +Inf
+  std::uint64_t count() const { return count_.load(std::memory_order_acquire); }
+  double sumSeconds() const;
+
+ private:
+  static constexpr std::size_t kMaxBuckets = 24;
+  std::span<const double> bounds_;
+  std::array<std::int64_t, kMaxBuckets> bounds_ns_{};
+  std::array<std::atomic<std::uint64_t>, kMaxBuckets + 1> buckets_{};
+  std::atomic<std::int64_t> sum_ns_{0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+extern const std::array<double, 16> kRttBuckets;
+extern const std::array<double, 12> kSendDelayBuckets;
+
+// What happened to the latest finished probe; drives reachmon_path_up and the status page.
+enum class PathState : std::uint8_t { kUnknown, kUp, kTimedOut, kError };
+
+struct PathStats {
+  PathStats() : rtt(kRttBuckets) {}
+  static void add(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_release); }
+
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> replied{0};
+  std::atomic<std::uint64_t> timed_out{0};
+  std::atomic<std::uint64_t> late{0};
+  std::atomic<std::uint64_t> duplicate{0};
+  std::array<std::atomic<std::uint64_t>, kErrorReasonCount> errors{};
+  std::atomic<std::int64_t> last_rtt_ns{-1};  // -1: no reply yet
+  std::atomic<int> reply_ttl{-1};             // -1: unknown
+  std::atomic<PathState> state{PathState::kUnknown};
+  std::atomic<ErrorReason> last_error{ErrorReason::kCount};  // kCount: none
+  Histogram rtt;
+
+  void addError(ErrorReason r) { add(errors[static_cast<std::size_t>(r)]); }
+};
+
+// Self-monitoring of the probe thread.
+struct MonitorStats {
+  MonitorStats() : send_delay(kSendDelayBuckets) {}
+  Histogram send_delay;
+  std::atomic<std::int64_t> heartbeat_ns{0};  // monotonic time of the latest loop iteration
+  std::atomic<std::uint64_t> invalid_replies{0};  // failed validation: stray or forged
+};
+
+}  // namespace reachmon::core

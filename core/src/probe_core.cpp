@@ -1,0 +1,318 @@
+#include "reachmon/core/probe_core.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+
+namespace reachmon::core {
+namespace {
+
+std::size_t familyIndex(Family f) { return f == Family::kIpv4 ? 0 : 1; }
+
+bool sameHost(const IpAddress& a, const IpAddress& b) {
+  return a.family == b.family && a.bytes == b.bytes;
+}
+
+void setState(PathStats& stats, PathState s) { stats.state.store(s, std::memory_order_release); }
+
+}  // namespace
+
+ProbeCore::ProbeCore(const Clock& clock, Transport& transport, MonitorStats& monitor_stats,
+                     SnapshotBox& snapshots, std::uint64_t seed)
+    : clock_(clock),
+      transport_(transport),
+      monitor_stats_(monitor_stats),
+      snapshots_(snapshots),
+      rng_(seed),
+      payload_(65536) {
+  for (std::size_t i = kPayloadHeader; i < payload_.size(); ++i)
+    payload_[i] = static_cast<std::uint8_t>(i);
+  std::memcpy(payload_.data(), kPayloadMagic, sizeof kPayloadMagic);
+}
+
+void ProbeCore::apply(PathSet set, Duration min_send_gap) {
+  min_send_gap_ = min_send_gap;
+  sources_.clear();
+  for (auto& s : set.sources) {
+    Source src{std::move(s), std::nullopt};
+    src.address = pickSourceAddress(src.spec, interfaces_);
+    sources_.push_back(std::move(src));
+  }
+  std::map<std::pair<std::string, std::string>, std::uint32_t> existing;
+  for (std::uint32_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].active) existing[{slots_[i].spec->source, slots_[i].spec->target}] = i;
+
+  const TimePoint now = clock_.now();
+  std::vector<std::uint32_t> fresh;
+  for (auto& p : set.paths) {
+    auto src = std::find_if(sources_.begin(), sources_.end(),
+                            [&](const Source& s) { return s.spec.name == p.source; });
+    if (src == sources_.end()) continue;  // the service never builds such a path
+    const auto src_index = static_cast<std::uint32_t>(src - sources_.begin());
+    auto it = existing.find({p.source, p.target});
+    if (it != existing.end()) {
+      Slot& slot = slots_[it->second];
+      existing.erase(it);
+      const bool new_interval = slot.spec->options.interval != p.options.interval;
+      if (!(*slot.spec == p)) slot.spec = std::make_shared<const PathSpec>(std::move(p));
+      slot.source = src_index;
+      if (new_interval) schedule(it->second, std::min(slot.next_send, now + slot.spec->options.interval));
+      continue;
+    }
+    const std::uint32_t index = allocateSlot();
+    Slot& slot = slots_[index];
+    slot.spec = std::make_shared<const PathSpec>(std::move(p));
+    slot.stats = std::make_shared<PathStats>();
+    slot.source = src_index;
+    slot.active = true;
+    slot.history = {};
+    ++active_paths_;
+    fresh.push_back(index);
+  }
+  // First sends of new paths are spread evenly over their interval: no burst at start or reload.
+  for (std::size_t k = 0; k < fresh.size(); ++k) {
+    const Duration interval = slots_[fresh[k]].spec->options.interval;
+    schedule(fresh[k], now + interval * static_cast<std::int64_t>(k) /
+                                 static_cast<std::int64_t>(fresh.size()));
+  }
+  for (auto& [key, index] : existing) {
+    Slot& slot = slots_[index];
+    slot.active = false;
+    ++slot.life;
+    ++slot.epoch;
+    slot.spec.reset();
+    slot.stats.reset();
+    free_slots_.push_back(index);
+    --active_paths_;
+  }
+  publish();
+}
+
+void ProbeCore::setInterfaces(std::vector<InterfaceInfo> interfaces) {
+  interfaces_ = std::move(interfaces);
+  bool changed = false;
+  for (auto& src : sources_) {
+    auto address = pickSourceAddress(src.spec, interfaces_);
+    if (address == src.address) continue;
+    changed = true;
+    if (address) {
+      spdlog::info("source {}: now sending from {}", src.spec.name, formatIpAddress(*address));
+    } else {
+      spdlog::warn("source {}: no usable {} address; its paths report source_unavailable",
+                   src.spec.name, familyName(src.spec.family));
+    }
+    src.address = address;
+  }
+  if (changed) publish();
+}
+
+std::uint32_t ProbeCore::allocateSlot() {
+  if (!free_slots_.empty()) {
+    const std::uint32_t i = free_slots_.back();
+    free_slots_.pop_back();
+    return i;
+  }
+  slots_.emplace_back();
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
+void ProbeCore::schedule(std::uint32_t slot, TimePoint when) {
+  Slot& s = slots_[slot];
+  ++s.epoch;  // older send entries of this slot become stale
+  s.next_send = when;
+  sends_.push_back({when, slot, s.epoch, 0});
+  std::push_heap(sends_.begin(), sends_.end(), std::greater<>());
+}
+
+TimePoint ProbeCore::nextWake() const {
+  TimePoint wake = TimePoint::max();
+  if (!timeouts_.empty()) wake = timeouts_.front().when;
+  if (!sends_.empty()) wake = std::min(wake, std::max(sends_.front().when, last_send_ + min_send_gap_));
+  return wake;
+}
+
+void ProbeCore::runDue() {
+  TimePoint now = clock_.now();
+  monitor_stats_.heartbeat_ns.store(now.count(), std::memory_order_relaxed);
+  finishTimeouts(now);
+  while (!sends_.empty() && sends_.front().when <= now) {
+    const TimerEntry e = sends_.front();
+    Slot& slot = slots_[e.slot];
+    if (!slot.active || slot.epoch != e.epoch) {
+      std::pop_heap(sends_.begin(), sends_.end(), std::greater<>());
+      sends_.pop_back();
+      continue;
+    }
+    if (now < last_send_ + min_send_gap_) break;
+    std::pop_heap(sends_.begin(), sends_.end(), std::greater<>());
+    sends_.pop_back();
+    sendProbe(e.slot, e.when, now);
+    // Keep the path's phase; only a stall longer than a whole interval moves it.
+    const Duration interval = slot.spec->options.interval;
+    TimePoint next = e.when + interval;
+    if (next + interval <= now) next = now + interval;
+    slot.next_send = next;
+    sends_.push_back({next, e.slot, slot.epoch, 0});
+    std::push_heap(sends_.begin(), sends_.end(), std::greater<>());
+    now = clock_.now();
+  }
+}
+
+void ProbeCore::finishTimeouts(TimePoint now) {
+  while (!timeouts_.empty() && timeouts_.front().when <= now) {
+    const TimerEntry e = timeouts_.front();
+    std::pop_heap(timeouts_.begin(), timeouts_.end(), std::greater<>());
+    timeouts_.pop_back();
+    Slot& slot = slots_[e.slot];
+    if (!slot.active || slot.life != e.epoch) continue;
+    for (Probe& p : slot.history) {
+      if (p.state == ProbeState::kPending && p.sequence == e.sequence) {
+        p.state = ProbeState::kTimedOut;
+        PathStats::add(slot.stats->timed_out);
+        setState(*slot.stats, PathState::kTimedOut);
+      }
+    }
+  }
+}
+
+std::uint64_t ProbeCore::nextNonce() { return rng_(); }
+
+void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoint now) {
+  Slot& slot = slots_[slot_index];
+  PathStats& stats = *slot.stats;
+  const PathSpec& spec = *slot.spec;
+  const Source& source = sources_[slot.source];
+  auto fail = [&](ErrorReason reason, int os_error) {
+    stats.addError(reason);
+    setState(stats, PathState::kError);
+    if (stats.last_error.exchange(reason) != reason) {
+      spdlog::warn("path {} -> {}: {}{}", spec.source, spec.target, reasonName(reason),
+                   os_error ? " (" + std::string(std::strerror(os_error)) + ")" : "");
+    }
+  };
+  if (!source.address) return fail(ErrorReason::kSourceUnavailable, 0);
+  if (!spec.target_address) return fail(ErrorReason::kResolveFailed, 0);
+  monitor_stats_.send_delay.observe(std::max(Duration{0}, now - scheduled));
+
+  Family_& fam = families_[familyIndex(source.address->family)];
+  const std::uint16_t seq = fam.next_sequence++;
+  const std::uint64_t nonce = nextNonce();
+  std::memcpy(payload_.data() + sizeof kPayloadMagic, &nonce, sizeof nonce);
+  const EchoRequest request{*source.address, *spec.target_address, seq,
+                            std::span(payload_.data(), spec.options.payload_size), spec.options};
+  const TimePoint sent = clock_.now();
+  const SendResult result = transport_.send(request);
+  last_send_ = sent;
+  if (result.status == SendStatus::kSourceUnavailable)
+    return fail(ErrorReason::kSourceUnavailable, result.os_error);
+  if (result.status == SendStatus::kFailed) return fail(ErrorReason::kSendFailed, result.os_error);
+  stats.last_error.store(ErrorReason::kCount, std::memory_order_relaxed);
+
+  Probe& probe = slot.history[slot.history_pos];
+  slot.history_pos = static_cast<std::uint8_t>((slot.history_pos + 1) % kHistory);
+  if (probe.state == ProbeState::kPending) {  // only if timeouts fell far behind
+    PathStats::add(stats.timed_out);
+  }
+  probe = Probe{seq, ProbeState::kPending, nonce, sent, result.realtime_ns};
+  PathStats::add(stats.sent);
+  fam.owners[seq] = {slot_index, slot.life};
+  timeouts_.push_back({sent + spec.options.timeout, slot_index, slot.life, seq});
+  std::push_heap(timeouts_.begin(), timeouts_.end(), std::greater<>());
+}
+
+ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence,
+                                       std::uint32_t& slot_out) {
+  const SeqOwner owner = families_[familyIndex(family)].owners[sequence];
+  if (owner.slot >= slots_.size()) return nullptr;
+  Slot& slot = slots_[owner.slot];
+  if (!slot.active || slot.life != owner.life) return nullptr;
+  for (Probe& p : slot.history) {
+    if (p.state != ProbeState::kFree && p.sequence == sequence) {
+      slot_out = owner.slot;
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+void ProbeCore::onReply(const EchoReply& reply) {
+  std::uint32_t index = 0;
+  Probe* probe = findProbe(reply.from.family, reply.sequence, index);
+  const Slot* slot = probe ? &slots_[index] : nullptr;
+  std::uint64_t nonce = 0;
+  const bool valid =
+      probe && reply.payload.size() >= kPayloadHeader &&
+      std::memcmp(reply.payload.data(), kPayloadMagic, sizeof kPayloadMagic) == 0 &&
+      (std::memcpy(&nonce, reply.payload.data() + sizeof kPayloadMagic, sizeof nonce), true) &&
+      nonce == probe->nonce && slot->spec->target_address &&
+      sameHost(reply.from, *slot->spec->target_address) &&
+      (!reply.to || !sources_[slot->source].address ||
+       sameHost(*reply.to, *sources_[slot->source].address));
+  if (!valid) {
+    monitor_stats_.invalid_replies.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("ignored a stray or forged echo reply from {} (sequence {})",
+                  formatIpAddress(reply.from), reply.sequence);
+    return;
+  }
+  PathStats& stats = *slot->stats;
+  switch (probe->state) {
+    case ProbeState::kPending: {
+      const Duration timeout = slot->spec->options.timeout;
+      Duration rtt = reply.received - probe->sent;
+      if (reply.realtime_rx_ns != 0 && probe->sent_realtime_ns != 0) {
+        const Duration kernel{reply.realtime_rx_ns - probe->sent_realtime_ns};
+        // The wall clock can step; trust it only when it agrees roughly with the monotonic one.
+        if (kernel >= Duration{0} && kernel <= rtt + Duration{1'000'000}) rtt = kernel;
+      }
+      if (rtt > timeout) {  // read after its deadline, e.g. the loop was stalled
+        probe->state = ProbeState::kTimedOut;
+        PathStats::add(stats.timed_out);
+        PathStats::add(stats.late);
+        setState(stats, PathState::kTimedOut);
+        return;
+      }
+      probe->state = ProbeState::kReplied;
+      stats.rtt.observe(rtt);
+      stats.last_rtt_ns.store(rtt.count(), std::memory_order_relaxed);
+      stats.reply_ttl.store(reply.ttl, std::memory_order_relaxed);
+      PathStats::add(stats.replied);
+      setState(stats, PathState::kUp);
+      return;
+    }
+    case ProbeState::kReplied:
+      PathStats::add(stats.duplicate);
+      return;
+    case ProbeState::kTimedOut:
+    case ProbeState::kError:
+      PathStats::add(stats.late);
+      return;
+    case ProbeState::kFree:
+      return;
+  }
+}
+
+void ProbeCore::onError(Family family, const IcmpErrorReport& report) {
+  std::uint32_t index = 0;
+  Probe* probe = findProbe(family, report.sequence, index);
+  if (!probe || probe->state != ProbeState::kPending) return;
+  Slot& slot = slots_[index];
+  if (!slot.spec->target_address || !sameHost(report.original_target, *slot.spec->target_address))
+    return;
+  probe->state = ProbeState::kError;
+  slot.stats->addError(report.reason);
+  slot.stats->last_error.store(report.reason, std::memory_order_relaxed);
+  setState(*slot.stats, PathState::kError);
+}
+
+void ProbeCore::publish() {
+  auto snap = std::make_shared<Snapshot>();
+  for (const Slot& s : slots_)
+    if (s.active) snap->paths.push_back({s.spec, s.stats});
+  for (const Source& s : sources_) snap->sources.push_back({s.spec.name, s.spec.family, s.address});
+  snapshots_.publish(std::move(snap));
+}
+
+}  // namespace reachmon::core

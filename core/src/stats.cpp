@@ -1,0 +1,50 @@
+#include "reachmon/core/stats.h"
+
+#include <cmath>
+
+namespace reachmon::core {
+
+const std::array<double, 16> kRttBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                            0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                            1,      2.5,     5,      10};
+const std::array<double, 12> kSendDelayBuckets = {0.00001, 0.00005, 0.0001, 0.00025,
+                                                  0.0005,  0.001,   0.0025, 0.005,
+                                                  0.01,    0.05,    0.1,    1};
+
+std::string_view reasonName(ErrorReason r) {
+  switch (r) {
+    case ErrorReason::kDestUnreachable: return "dest_unreachable";
+    case ErrorReason::kTtlExpired: return "ttl_expired";
+    case ErrorReason::kPacketTooBig: return "packet_too_big";
+    case ErrorReason::kParameterProblem: return "parameter_problem";
+    case ErrorReason::kSendFailed: return "send_failed";
+    case ErrorReason::kSourceUnavailable: return "source_unavailable";
+    case ErrorReason::kResolveFailed: return "resolve_failed";
+    case ErrorReason::kCount: break;
+  }
+  return "unknown";
+}
+
+Histogram::Histogram(std::span<const double> upper_bounds_seconds) : bounds_(upper_bounds_seconds) {
+  for (std::size_t i = 0; i < bounds_.size() && i < kMaxBuckets; ++i)
+    bounds_ns_[i] = std::llround(bounds_[i] * 1e9);
+}
+
+void Histogram::observe(Duration d) {
+  const std::int64_t ns = d.count();
+  std::size_t i = 0;
+  while (i < bounds_.size() && ns > bounds_ns_[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(ns, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_release);
+}
+
+std::uint64_t Histogram::bucketCount(std::size_t i) const {
+  return buckets_[i].load(std::memory_order_acquire);
+}
+
+double Histogram::sumSeconds() const {
+  return static_cast<double>(sum_ns_.load(std::memory_order_acquire)) / 1e9;
+}
+
+}  // namespace reachmon::core
