@@ -1,0 +1,141 @@
+#include "app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <prometheus/text_serializer.h>
+
+#include "http_server.h"
+#include "reachmon/config/loader.h"
+#include "status_page.h"
+#include "version.h"
+
+namespace reachmon::service {
+namespace {
+
+constexpr std::chrono::seconds kStallLimit{5};
+
+std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+double unixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string joinErrors(const std::vector<config::ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e.str() + "\n";
+  return out;
+}
+
+}  // namespace
+
+App::App(AppOptions options) : options_(std::move(options)) {}
+App::~App() = default;
+
+void App::run(Control& control) {
+  const std::string text = readFile(options_.config_path);
+  auto loaded = config::loadConfigFile(options_.config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) spdlog::error("{}: {}", options_.config_path.string(), e.str());
+    throw std::runtime_error("invalid config " + options_.config_path.string() + " (" +
+                             std::to_string(loaded.errors.size()) + " errors)");
+  }
+  last_seen_text_ = text;
+  monitor_ = core::Monitor::create({});
+  applyConfig(*loaded.config);
+  config_ = std::move(loaded.config);
+  monitor_->start();
+
+  collector_ = std::make_shared<core::MetricsCollector>(
+      [this] { return monitor_->snapshot(); }, monitor_->stats(), reload_status_,
+      core::BuildInfo{kVersion, options_.platform, monitor_->engineName()});
+  HttpHandlers handlers;
+  handlers.metrics = [this] {
+    return prometheus::TextSerializer().Serialize(collector_->Collect());
+  };
+  handlers.healthy = [this] { return healthy(); };
+  handlers.reload = [this] { return reload("POST /-/reload"); };
+  handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };
+  http_ = std::make_unique<HttpServer>(config_->listen, std::move(handlers));
+  spdlog::info("reachmon {} probing {} paths with the {} engine; metrics on http://{}/metrics",
+               kVersion, monitor_->snapshot()->paths.size(), monitor_->engineName(),
+               config_->listen.substr(0, config_->listen.rfind(':')) + ":" +
+                   std::to_string(http_->port()));
+  if (options_.on_ready) options_.on_ready(http_->port());
+
+  for (;;) {
+    const auto event = control.waitFor(std::chrono::seconds(1));
+    if (event == Control::Event::kStop) break;
+    if (event == Control::Event::kReload) {
+      reload("signal");
+      continue;
+    }
+    const std::string current = readFile(options_.config_path);
+    if (current != last_seen_text_) reload("file change");
+    reresolveIfDue();
+  }
+  spdlog::info("stopping");
+  http_.reset();
+  monitor_->stop();
+}
+
+void App::applyConfig(const config::Config& cfg) {
+  resolved_ = resolveTargets(cfg, resolved_);
+  next_resolve_ = std::chrono::steady_clock::now() + cfg.resolve_interval;
+  monitor_->apply(buildPathSet(cfg, resolved_), cfg.min_send_gap);
+  reload_status_.last_successful = true;
+  reload_status_.last_success_unix_seconds = unixNow();
+}
+
+void App::reresolveIfDue() {
+  std::lock_guard lock(reload_mutex_);
+  if (!config_ || std::chrono::steady_clock::now() < next_resolve_) return;
+  auto fresh = resolveTargets(*config_, resolved_);
+  next_resolve_ = std::chrono::steady_clock::now() + config_->resolve_interval;
+  if (fresh == resolved_) return;
+  resolved_ = std::move(fresh);
+  spdlog::info("target addresses changed; updating paths");
+  monitor_->apply(buildPathSet(*config_, resolved_), config_->min_send_gap);
+}
+
+std::pair<bool, std::string> App::reload(const std::string& trigger) {
+  std::lock_guard lock(reload_mutex_);
+  const std::string text = readFile(options_.config_path);
+  last_seen_text_ = text;
+  auto loaded = config::parseConfig(text);
+  if (!loaded.ok()) {
+    reload_status_.last_successful = false;
+    for (const auto& e : loaded.errors)
+      spdlog::error("reload ({}) refused, keeping the running config: {}: {}", trigger,
+                    options_.config_path.string(), e.str());
+    return {false, "config not reloaded, the running config stays:\n" + joinErrors(loaded.errors)};
+  }
+  if (config_ && loaded.config->listen != config_->listen)
+    spdlog::warn("\"listen\" changed to {}; it takes effect at the next restart",
+                 loaded.config->listen);
+  if (config_) loaded.config->listen = config_->listen;
+  applyConfig(*loaded.config);
+  config_ = std::move(loaded.config);
+  const auto paths = buildPathSet(*config_, resolved_).paths.size();
+  spdlog::info("config reloaded ({}): {} paths", trigger, paths);
+  return {true, "config reloaded: " + std::to_string(paths) + " paths"};
+}
+
+std::pair<bool, std::string> App::healthy() const {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  const auto beat = std::chrono::nanoseconds(monitor_->stats().heartbeat_ns.load());
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - beat);
+  if (age > kStallLimit)
+    return {false, "probe loop stalled: no progress for " + std::to_string(age.count()) + " ms"};
+  return {true, "OK"};
+}
+
+}  // namespace reachmon::service

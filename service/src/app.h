@@ -1,0 +1,57 @@
+// The reachmon service: owns the config, the probe engine and the HTTP endpoints. One App::run()
+// serves the console, systemd and (later) the Windows service.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "control.h"
+#include "path_plan.h"
+#include "reachmon/config/config.h"
+#include "reachmon/core/metrics_collector.h"
+#include "reachmon/core/monitor.h"
+
+namespace reachmon::service {
+
+class HttpServer;
+
+struct AppOptions {
+  std::filesystem::path config_path;
+  std::string platform = "linux";
+  // Called once probing and HTTP are up (systemd notify, SCM RUNNING, tests).
+  std::function<void(int http_port)> on_ready;
+};
+
+class App {
+ public:
+  explicit App(AppOptions options);
+  ~App();
+  // Runs until control.requestStop(). Throws std::runtime_error when it cannot start (invalid
+  // config, no ICMP socket, port in use): the caller prints the message and exits non-zero.
+  void run(Control& control);
+  // Re-reads the config file; on any error the running config stays. Thread-safe.
+  std::pair<bool, std::string> reload(const std::string& trigger);
+
+ private:
+  std::pair<bool, std::string> healthy() const;
+  void applyConfig(const config::Config& cfg);
+  void reresolveIfDue();
+
+  AppOptions options_;
+  std::mutex reload_mutex_;  // serialises reloads from HTTP, signals and the file watcher
+  std::optional<config::Config> config_;
+  std::string last_seen_text_;
+  ResolvedHosts resolved_;
+  std::chrono::steady_clock::time_point next_resolve_{};
+  std::unique_ptr<core::Monitor> monitor_;
+  core::ReloadStatus reload_status_;
+  std::shared_ptr<core::MetricsCollector> collector_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace reachmon::service

@@ -1,0 +1,125 @@
+#include "cli.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "app.h"
+#include "commands.h"
+#include "host.h"
+#include "reachmon/config/loader.h"
+#include "reachmon/core/interfaces.h"
+#include "version.h"
+
+namespace reachmon::service {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/reachmon/reachmon.json";
+
+constexpr const char* kHelp = R"(reachmon - per-source reachability, latency and loss for Prometheus
+
+Usage:
+  reachmon run [--config FILE] [--log-level LEVEL]
+      Probe in the foreground until SIGTERM/SIGINT; SIGHUP, POST /-/reload or an edit of the
+      config file reloads it. Default config: /etc/reachmon/reachmon.json.
+  reachmon check-config FILE
+      Validate FILE and print every error with its JSON path. Exit 0 if valid, 1 if not.
+  reachmon interfaces
+      List the interfaces usable as sources: name, index, state and addresses.
+  reachmon probe --source S --target T [--count N] [--interval D] [--timeout D]
+      One-off probes from source S (an address or an interface) to target T, like `ping -S`.
+  reachmon --version | --help
+
+LEVEL is one of trace, debug, info, warn, error (default info). Durations look like 250ms, 1s.
+Documentation: docs/config.md, docs/metrics.md.
+)";
+
+int usageError(const std::string& message) {
+  std::cerr << "reachmon: " << message << "\nRun 'reachmon --help' for usage.\n";
+  return 2;
+}
+
+// Takes "--name VALUE" pairs from args[start..]; returns an error message or empty.
+std::string takeOptions(const std::vector<std::string>& args, std::size_t start,
+                        std::map<std::string, std::string>& out) {
+  for (std::size_t i = start; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!out.count(a)) return "unknown option '" + a + "'";
+    if (i + 1 >= args.size()) return "option '" + a + "' needs a value";
+    out[a] = args[++i];
+  }
+  return "";
+}
+
+int checkConfig(const std::vector<std::string>& args) {
+  if (args.size() != 2) return usageError("check-config takes exactly one FILE");
+  auto result = config::loadConfigFile(args[1]);
+  for (const auto& e : result.errors) std::cerr << args[1] << ": " << e.str() << "\n";
+  if (!result.ok()) {
+    std::cerr << args[1] << ": " << result.errors.size() << " error(s)\n";
+    return 1;
+  }
+  std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
+            << result.config->targets.size() << " targets)\n";
+  return 0;
+}
+
+int interfaces() {
+  for (const auto& ifc : core::listInterfaces()) {
+    std::cout << ifc.name << "  index " << ifc.index << "  " << (ifc.up ? "up" : "down") << "\n";
+    for (const auto& a : ifc.addresses)
+      std::cout << "    " << core::familyName(a.family) << "  " << core::formatIpAddress(a) << "\n";
+  }
+  return 0;
+}
+
+int run(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> opts = {{"--config", kDefaultConfig}, {"--log-level", "info"}};
+  if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
+  const auto level = spdlog::level::from_str(opts["--log-level"]);
+  if (level == spdlog::level::off && opts["--log-level"] != "off")
+    return usageError("unknown log level '" + opts["--log-level"] + "'");
+  spdlog::set_level(level);
+  Control control;
+  return runHosted(control, [&] {
+    try {
+      App app({opts["--config"], "linux", nullptr});
+      app.run(control);
+      return 0;
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
+  });
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& args) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  if (args.empty()) return usageError("no command given");
+  const std::string& cmd = args[0];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kHelp;
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::cout << "reachmon " << kVersion << "\n";
+    return 0;
+  }
+  if (cmd == "run") return run(args);
+  if (cmd == "check-config") return checkConfig(args);
+  if (cmd == "interfaces") return interfaces();
+  if (cmd == "probe") {
+    std::map<std::string, std::string> opts = {{"--source", ""}, {"--target", ""}, {"--count", "4"},
+                                               {"--interval", "1s"}, {"--timeout", "1s"}};
+    if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
+    return probeCommand(opts);
+  }
+  return usageError("unknown command '" + cmd + "'");
+}
+
+}  // namespace reachmon::service

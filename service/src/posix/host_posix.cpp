@@ -1,0 +1,38 @@
+// Linux host: SIGTERM/SIGINT stop, SIGHUP reloads. Signals are blocked in every thread and taken
+// synchronously by one thread with sigwait, so no work runs in a signal handler.
+#include <pthread.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "../host.h"
+
+namespace reachmon::service {
+
+int runHosted(Control& control, const std::function<int()>& body) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);  // internal: ends the signal thread
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread started after this
+  std::thread waiter([&] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGUSR1) return;
+      if (sig == SIGHUP) {
+        control.requestReload();
+      } else {
+        control.requestStop();
+      }
+    }
+  });
+  const int rc = body();
+  pthread_kill(waiter.native_handle(), SIGUSR1);
+  waiter.join();
+  return rc;
+}
+
+}  // namespace reachmon::service
