@@ -1,0 +1,114 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "path_plan.h"
+#include "reachmon/config/duration.h"
+#include "reachmon/config/loader.h"
+
+using namespace reachmon;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const fs::path kDir = REACHMON_TEST_CONFIG_DIR;
+
+}  // namespace
+
+TEST_CASE("Config: every invalid file yields exactly its expected errors", "[config]") {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(kDir / "invalid")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    auto expected_path = entry.path();
+    expected_path.replace_extension(".expected");
+    const auto result = config::loadConfigFile(entry.path());
+    std::string actual;
+    for (const auto& e : result.errors) actual += e.str() + "\n";
+    INFO("file: " << entry.path().filename().string());
+    CHECK_FALSE(result.ok());
+    CHECK_FALSE(result.config.has_value());
+    CHECK(actual == slurp(expected_path));
+  }
+  CHECK(files >= 30);
+}
+
+TEST_CASE("Config: the product example is valid and defaults apply per target", "[config]") {
+  const auto r = config::loadConfigFile(kDir / "valid" / "product_example.json");
+  REQUIRE(r.ok());
+  const auto& c = *r.config;
+  CHECK(c.listen == "127.0.0.1:9643");
+  REQUIRE(c.sources.size() == 3);
+  CHECK(c.sources[0].interface == "Ethernet 2");
+  CHECK(c.sources[0].family == core::Family::kIpv4);
+  CHECK(c.sources[1].address == core::parseIpAddress("198.51.100.7"));
+  CHECK(c.sources[2].family == core::Family::kIpv6);
+  REQUIRE(c.targets.size() == 2);
+  CHECK(c.targets[0].labels.at("site") == "par");
+  CHECK(c.targets[0].probe.interval == 1s);
+  CHECK(c.targets[1].probe.interval == 5s);
+  CHECK(c.targets[1].probe.timeout == 1s);
+  CHECK_FALSE(c.targets[1].literal.has_value());
+  CHECK(c.resolve_interval == 5min);
+}
+
+TEST_CASE("Config: unspecified values take the documented defaults", "[config]") {
+  const auto r = config::parseConfig(
+      R"({"sources":[{"name":"a","address":"::1"}],"targets":[{"name":"t","host":"::1"}]})");
+  REQUIRE(r.ok());
+  const auto& t = r.config->targets[0];
+  CHECK(r.config->listen == "127.0.0.1:9643");
+  CHECK(t.probe.interval == 1s);
+  CHECK(t.probe.timeout == 1s);
+  CHECK(t.probe.payload_size == 56);
+  CHECK(t.probe.ttl == 64);
+  CHECK(t.probe.tos == 0);
+  CHECK_FALSE(t.probe.dont_fragment);
+  CHECK(t.family == core::Family::kIpv6);
+  CHECK(r.config->min_send_gap == 50us);
+}
+
+TEST_CASE("Duration: units and rejects", "[config]") {
+  CHECK(config::parseDuration("250ms") == 250ms);
+  CHECK(config::parseDuration("1s") == 1s);
+  CHECK(config::parseDuration("2m") == 2min);
+  CHECK(config::parseDuration("1h") == 1h);
+  CHECK(config::parseDuration("50us") == 50us);
+  for (const char* bad : {"", "s", "1", "1.5s", "-1s", " 1s", "1 s", "1d", "ms", "1sec"})
+    CHECK_FALSE(config::parseDuration(bad).has_value());
+  CHECK(config::formatDuration(1500ms) == "1500ms");
+  CHECK(config::formatDuration(120s) == "2m");
+}
+
+TEST_CASE("PathPlan: every target is probed from every source of its family unless narrowed",
+          "[config]") {
+  const auto r = config::parseConfig(R"({
+    "sources":[{"name":"a","address":"127.0.0.1"},{"name":"b","interface":"lo"},
+               {"name":"c","address":"::1"}],
+    "targets":[{"name":"t4","host":"127.0.0.2","ttl":9},
+               {"name":"t6","host":"::1"},
+               {"name":"only-b","host":"127.0.0.3","sources":["b"],"labels":{"z":"1","a":"2"}}]})");
+  REQUIRE(r.ok());
+  const auto set = service::buildPathSet(*r.config, {});
+  REQUIRE(set.paths.size() == 4);
+  CHECK(set.paths[0].source == "a");
+  CHECK(set.paths[0].target == "t4");
+  CHECK(set.paths[0].options.ttl == 9);
+  CHECK(set.paths[1].source == "b");
+  CHECK(set.paths[2].source == "c");
+  CHECK(set.paths[2].target == "t6");
+  CHECK(set.paths[3].source == "b");
+  CHECK(set.paths[3].labels == core::Labels{{"a", "2"}, {"z", "1"}});
+  REQUIRE(set.sources.size() == 3);
+  CHECK(set.sources[1].interface == "lo");
+}
