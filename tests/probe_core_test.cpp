@@ -1,0 +1,309 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "fakes.h"
+#include "reachmon/core/probe_core.h"
+
+using namespace reachmon;
+using namespace reachmon::test;
+using core::Duration;
+
+namespace {
+
+struct Rig {
+  FakeClock clock;
+  FakeTransport transport{clock};
+  core::MonitorStats monitor_stats;
+  core::SnapshotBox box;
+  core::ProbeCore core{clock, transport, monitor_stats, box, 42};
+
+  Rig() { core.setInterfaces(interfacesWith({ip("192.0.2.1"), ip("192.0.2.2"), ip("2001:db8::1")})); }
+
+  static core::PathSpec path(std::string source, std::string target, const char* address,
+                             Duration interval = 1s, Duration timeout = 500ms) {
+    core::PathSpec p{std::move(source), std::move(target), address, {}, ip(address), {}};
+    p.options.interval = interval;
+    p.options.timeout = timeout;
+    return p;
+  }
+  static core::SourceSpec source(std::string name, const char* address) {
+    return {std::move(name), ip(address).family, ip(address), std::nullopt};
+  }
+  // Advances the clock in `step`s up to `total`, running the loop at every step.
+  void runFor(Duration total, Duration step = 1ms) {
+    for (Duration t{0}; t < total; t += step) {
+      core.runDue();
+      clock.advance(step);
+    }
+  }
+  const core::PathStats& stats(std::size_t i) const { return *box.get()->paths.at(i).stats; }
+};
+
+std::uint64_t v(const std::atomic<std::uint64_t>& c) { return c.load(); }
+
+}  // namespace
+
+TEST_CASE("Scheduler: first sends of N paths are spread evenly over the interval", "[scheduler]") {
+  Rig rig;
+  core::PathSet set{{Rig::source("a", "192.0.2.1")}, {}};
+  for (int i = 0; i < 10; ++i) set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1"));
+  const auto start = rig.clock.now();
+  rig.core.apply(set, Duration{0});
+  rig.runFor(1s);
+  REQUIRE(rig.transport.sent.size() == 10);
+  for (std::size_t k = 0; k < 10; ++k) CHECK(rig.transport.sent[k].at - start == k * 100ms);
+}
+
+TEST_CASE("Scheduler: each path keeps its own period without drift", "[scheduler]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")},
+                  {Rig::path("a", "fast", "198.51.100.1", 100ms, 50ms),
+                   Rig::path("a", "slow", "198.51.100.2", 250ms, 50ms)}},
+                 Duration{0});
+  rig.runFor(1s);
+  std::vector<core::TimePoint> fast, slow;
+  for (const auto& s : rig.transport.sent)
+    (s.target == ip("198.51.100.1") ? fast : slow).push_back(s.at);
+  CHECK(fast.size() == 10);
+  CHECK(slow.size() == 4);
+  for (std::size_t i = 1; i < fast.size(); ++i) CHECK(fast[i] - fast[i - 1] == 100ms);
+  for (std::size_t i = 1; i < slow.size(); ++i) CHECK(slow[i] - slow[i - 1] == 250ms);
+}
+
+TEST_CASE("Scheduler: the global minimum gap separates every send", "[scheduler]") {
+  Rig rig;
+  core::PathSet set{{Rig::source("a", "192.0.2.1")}, {}};
+  for (int i = 0; i < 10; ++i)
+    set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1", 10ms, 10ms));
+  rig.core.apply(set, 3ms);  // spread wants 1 ms apart; the gap forces 3 ms
+  rig.runFor(100ms, 100us);
+  REQUIRE(rig.transport.sent.size() > 20);
+  for (std::size_t i = 1; i < rig.transport.sent.size(); ++i)
+    CHECK(rig.transport.sent[i].at - rig.transport.sent[i - 1].at >= 3ms);
+  // The delay this causes is reported, not hidden.
+  CHECK(rig.monitor_stats.send_delay.count() == rig.transport.sent.size());
+  CHECK(rig.monitor_stats.send_delay.sumSeconds() > 0.01);
+}
+
+TEST_CASE("Scheduler: nextWake is the earliest send or timeout", "[scheduler]") {
+  Rig rig;
+  CHECK(rig.core.nextWake() == core::TimePoint::max());
+  const auto t0 = rig.clock.now();
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 200ms)}},
+                 Duration{0});
+  CHECK(rig.core.nextWake() == t0);
+  rig.core.runDue();
+  CHECK(rig.core.nextWake() == t0 + 200ms);  // the timeout comes before the next send
+}
+
+TEST_CASE("Probe: a valid reply counts once, with its RTT and TTL", "[probe]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}}, Duration{0});
+  rig.core.runDue();
+  REQUIRE(rig.transport.sent.size() == 1);
+  const auto& req = rig.transport.sent[0];
+  CHECK(req.source == ip("192.0.2.1"));
+  CHECK(req.payload.size() == 56);
+  rig.core.onReply(rig.transport.replyTo(0, 7ms));
+  const auto& s = rig.stats(0);
+  CHECK(v(s.sent) == 1);
+  CHECK(v(s.replied) == 1);
+  CHECK(s.last_rtt_ns.load() == 7'000'000);
+  CHECK(s.reply_ttl.load() == 61);
+  CHECK(s.state.load() == core::PathState::kUp);
+  CHECK(s.rtt.count() == 1);
+  rig.clock.advance(600ms);
+  rig.core.runDue();
+  CHECK(v(s.timed_out) == 0);  // an answered probe never also times out
+}
+
+TEST_CASE("Probe: no reply within the timeout is a timeout; a later one is late", "[probe]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+                 Duration{0});
+  rig.core.runDue();
+  rig.clock.advance(299ms);
+  rig.core.runDue();
+  const auto& s = rig.stats(0);
+  CHECK(v(s.timed_out) == 0);
+  rig.clock.advance(1ms);
+  rig.core.runDue();
+  CHECK(v(s.timed_out) == 1);
+  CHECK(s.state.load() == core::PathState::kTimedOut);
+  rig.core.onReply(rig.transport.replyTo(0, 400ms));
+  CHECK(v(s.late) == 1);
+  CHECK(v(s.replied) == 0);
+}
+
+TEST_CASE("Probe: a reply read after its deadline is late, not replied", "[probe]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+                 Duration{0});
+  rig.core.runDue();
+  rig.core.onReply(rig.transport.replyTo(0, 350ms));  // loop stalled: timeout not yet processed
+  const auto& s = rig.stats(0);
+  CHECK(v(s.replied) == 0);
+  CHECK(v(s.timed_out) == 1);
+  CHECK(v(s.late) == 1);
+}
+
+TEST_CASE("Probe: a repeated reply is a duplicate", "[probe]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}}, Duration{0});
+  rig.core.runDue();
+  rig.core.onReply(rig.transport.replyTo(0, 5ms));
+  rig.core.onReply(rig.transport.replyTo(0, 6ms));
+  CHECK(v(rig.stats(0).replied) == 1);
+  CHECK(v(rig.stats(0).duplicate) == 1);
+}
+
+TEST_CASE("Validation: forged and stray replies are never counted", "[validation]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}}, Duration{0});
+  rig.core.runDue();
+  auto good = rig.transport.replyTo(0, 5ms);
+  std::vector<std::uint8_t> bad_nonce = rig.transport.sent[0].payload;
+  bad_nonce[5] ^= 0xff;
+  std::vector<std::uint8_t> bad_magic = rig.transport.sent[0].payload;
+  bad_magic[0] = 'X';
+  std::vector<std::uint8_t> short_payload(rig.transport.sent[0].payload.begin(),
+                                          rig.transport.sent[0].payload.begin() + 8);
+  std::vector<core::EchoReply> forged(6, good);
+  forged[0].payload = bad_nonce;
+  forged[1].payload = bad_magic;
+  forged[2].payload = short_payload;
+  forged[3].from = ip("198.51.100.99");  // right probe, wrong responder
+  forged[4].to = ip("192.0.2.2");        // arrived at another of our addresses
+  forged[5].sequence = static_cast<std::uint16_t>(good.sequence + 1);
+  for (const auto& f : forged) rig.core.onReply(f);
+  const auto& s = rig.stats(0);
+  CHECK(v(s.replied) == 0);
+  CHECK(v(s.duplicate) == 0);
+  CHECK(v(s.late) == 0);
+  CHECK(rig.monitor_stats.invalid_replies.load() == 6);
+  rig.core.onReply(good);
+  CHECK(v(s.replied) == 1);
+}
+
+TEST_CASE("Validation: every probe carries a fresh nonce", "[validation]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 10ms, 10ms)}},
+                 Duration{0});
+  rig.runFor(50ms);
+  REQUIRE(rig.transport.sent.size() == 5);
+  CHECK(rig.transport.sent[0].payload != rig.transport.sent[1].payload);
+  CHECK(rig.transport.sent[0].sequence != rig.transport.sent[1].sequence);
+}
+
+TEST_CASE("Errors: ICMP errors are counted by reason and end the probe", "[probe]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+                 Duration{0});
+  rig.core.runDue();
+  const auto seq = rig.transport.sent[0].sequence;
+  rig.core.onError(core::Family::kIpv4, {ip("198.51.100.77"), seq, core::ErrorReason::kTtlExpired});
+  const auto& s = rig.stats(0);
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kTtlExpired)]) == 0);  // wrong target
+  rig.core.onError(core::Family::kIpv4, {ip("198.51.100.1"), seq, core::ErrorReason::kTtlExpired});
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kTtlExpired)]) == 1);
+  CHECK(s.state.load() == core::PathState::kError);
+  rig.clock.advance(400ms);
+  rig.core.runDue();
+  CHECK(v(s.timed_out) == 0);
+}
+
+TEST_CASE("Sources: a source without its address reports source_unavailable, then recovers",
+          "[sources]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1"), Rig::source("b", "192.0.2.2")},
+                  {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms),
+                   Rig::path("b", "t", "198.51.100.1", 100ms, 50ms)}},
+                 Duration{0});
+  rig.core.setInterfaces(interfacesWith({ip("192.0.2.1")}));  // b's address went away
+  CHECK_FALSE(rig.box.get()->sources[1].address.has_value());
+  rig.runFor(300ms);
+  const auto& a = rig.stats(0);
+  const auto& b = rig.stats(1);
+  CHECK(v(a.sent) == 3);
+  CHECK(v(b.sent) == 0);
+  CHECK(v(b.errors[static_cast<int>(core::ErrorReason::kSourceUnavailable)]) == 3);
+  CHECK(v(a.errors[static_cast<int>(core::ErrorReason::kSourceUnavailable)]) == 0);
+  rig.core.setInterfaces(interfacesWith({ip("192.0.2.1"), ip("192.0.2.2")}));
+  rig.runFor(200ms);
+  CHECK(v(b.sent) == 2);
+  CHECK(rig.transport.sent.back().source == ip("192.0.2.2"));
+}
+
+TEST_CASE("Sources: an interface source follows its interface's address", "[sources]") {
+  core::SourceSpec spec{"wan", core::Family::kIpv4, std::nullopt, "eth0"};
+  core::InterfaceInfo eth0{"eth0", 2, true, {ip("fe80::1"), ip("10.0.0.5")}};
+  CHECK(core::pickSourceAddress(spec, {eth0}) == ip("10.0.0.5"));
+  spec.interface = "2";
+  CHECK(core::pickSourceAddress(spec, {eth0}) == ip("10.0.0.5"));
+  spec.family = core::Family::kIpv6;
+  CHECK(core::pickSourceAddress(spec, {eth0}) == ip("fe80::1"));
+  eth0.addresses.push_back(ip("2001:db8::5"));
+  CHECK(core::pickSourceAddress(spec, {eth0}) == ip("2001:db8::5"));  // global preferred
+  eth0.up = false;
+  CHECK_FALSE(core::pickSourceAddress(spec, {eth0}).has_value());
+}
+
+TEST_CASE("Errors: send failures are counted by kind", "[probe]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms)}},
+                 Duration{0});
+  rig.transport.next_status = core::SendStatus::kFailed;
+  rig.transport.next_error = 105;
+  rig.runFor(100ms);
+  rig.transport.next_status = core::SendStatus::kSourceUnavailable;
+  rig.runFor(100ms);
+  const auto& s = rig.stats(0);
+  CHECK(v(s.sent) == 0);
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kSendFailed)]) == 1);
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kSourceUnavailable)]) == 1);
+  CHECK(s.state.load() == core::PathState::kError);
+}
+
+TEST_CASE("Reload: surviving paths keep counters, removed ones go, new ones are spread",
+          "[reload]") {
+  Rig rig;
+  const auto src = Rig::source("a", "192.0.2.1");
+  rig.core.apply({{src}, {Rig::path("a", "keep", "198.51.100.1", 100ms, 50ms),
+                          Rig::path("a", "drop", "198.51.100.2", 100ms, 50ms)}},
+                 Duration{0});
+  rig.runFor(500ms);
+  const auto kept = rig.box.get()->paths.at(0).stats;
+  REQUIRE(rig.box.get()->paths.at(0).spec->target == "keep");
+  const auto before = v(kept->sent);
+  CHECK(before == 5);
+  auto changed = Rig::path("a", "keep", "198.51.100.1", 100ms, 50ms);
+  changed.options.ttl = 3;
+  rig.core.apply({{src}, {changed, Rig::path("a", "new1", "198.51.100.3", 100ms, 50ms),
+                          Rig::path("a", "new2", "198.51.100.4", 100ms, 50ms)}},
+                 Duration{0});
+  const auto snap = rig.box.get();
+  REQUIRE(snap->paths.size() == 3);
+  std::vector<std::string> names;
+  for (const auto& p : snap->paths) names.push_back(p.spec->target);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"keep", "new1", "new2"});
+  const auto& keep_view = *std::find_if(snap->paths.begin(), snap->paths.end(),
+                                        [](const auto& p) { return p.spec->target == "keep"; });
+  CHECK(keep_view.stats == kept);
+  CHECK(v(kept->sent) == before);
+  const auto sent_before = rig.transport.sent.size();
+  rig.runFor(100ms);
+  CHECK(v(kept->sent) == before + 1);
+  std::vector<core::TimePoint> new_sends;
+  for (std::size_t i = sent_before; i < rig.transport.sent.size(); ++i) {
+    const auto& sent = rig.transport.sent[i];
+    if (sent.target == ip("198.51.100.1")) {
+      CHECK(sent.options.ttl == 3);  // the survivor uses its new settings
+    } else {
+      new_sends.push_back(sent.at);
+    }
+  }
+  REQUIRE(new_sends.size() == 2);
+  CHECK(new_sends[1] - new_sends[0] == 50ms);  // spread over the interval, not a burst
+}
