@@ -131,6 +131,22 @@ std::optional<IcmpSocket> IcmpSocket::open(Family family, bool allow_raw, std::s
   return IcmpSocket(UniqueFd(fd), family, kind, ident);
 }
 
+std::optional<IcmpSocket> IcmpSocket::openBound(const IpAddress& source, int& os_error) {
+  std::string ignored;
+  auto s = open(source.family, false, ignored);
+  if (!s) {
+    os_error = EACCES;
+    return std::nullopt;
+  }
+  sockaddr_storage addr;
+  const socklen_t len = toSockaddr(source, addr);
+  if (::bind(s->fd(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    os_error = errno;
+    return std::nullopt;
+  }
+  return s;
+}
+
 IcmpSocket::IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident)
     : fd_(std::move(fd)), family_(family), kind_(kind), ident_(ident), buffer_(65536 + 128) {}
 

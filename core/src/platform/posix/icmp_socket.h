@@ -23,6 +23,11 @@ class IcmpSocket {
   // sets `error` to a message that says what to change.
   static std::optional<IcmpSocket> open(Family family, bool allow_raw, std::string& error);
 
+  // A ping socket bound to `source`: IPv6 ping sockets ignore the source in IPV6_PKTINFO (the
+  // kernel drops the flow from control data), so each IPv6 source address gets its own.
+  // Returns nullopt and sets `os_error` when the address cannot be bound (not local).
+  static std::optional<IcmpSocket> openBound(const IpAddress& source, int& os_error);
+
   int fd() const { return fd_.get(); }
   Kind kind() const { return kind_; }
   Family family() const { return family_; }

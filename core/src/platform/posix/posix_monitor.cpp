@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <vector>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -27,13 +29,43 @@ using posix::UniqueFd;
 
 constexpr Duration kMaxSleep{500'000'000};  // keeps the heartbeat fresh when idle
 
+// One socket per family, except IPv6 ping sockets: the kernel ignores their per-packet source,
+// so those are opened per IPv6 source address (a handful, never one per path).
 class SocketTransport final : public Transport {
  public:
   std::optional<IcmpSocket> v4, v6;
+  std::vector<std::pair<IpAddress, IcmpSocket>> v6_bound;
+  std::function<void(int fd)> on_new_socket;
+
   SendResult send(const EchoRequest& r) override {
     auto& s = r.target.family == Family::kIpv4 ? v4 : v6;
     if (!s) return {SendStatus::kFailed, EAFNOSUPPORT, 0};
+    if (r.target.family == Family::kIpv6 && s->kind() == IcmpSocket::Kind::kDatagram)
+      return sendBound(r);
     return s->send(r);
+  }
+
+  IcmpSocket* find(int fd) {
+    if (v4 && v4->fd() == fd) return &*v4;
+    if (v6 && v6->fd() == fd) return &*v6;
+    for (auto& [addr, sock] : v6_bound)
+      if (sock.fd() == fd) return &sock;
+    return nullptr;
+  }
+
+ private:
+  SendResult sendBound(const EchoRequest& r) {
+    for (auto& [addr, sock] : v6_bound)
+      if (addr == r.source) return sock.send(r);
+    int err = 0;
+    auto sock = IcmpSocket::openBound(r.source, err);
+    if (!sock) {
+      const bool gone = err == EADDRNOTAVAIL || err == EINVAL;
+      return {gone ? SendStatus::kSourceUnavailable : SendStatus::kFailed, err, 0};
+    }
+    if (on_new_socket) on_new_socket(sock->fd());
+    v6_bound.emplace_back(r.source, std::move(*sock));
+    return v6_bound.back().second.send(r);
   }
 };
 
@@ -57,6 +89,7 @@ class PosixMonitor final : public Monitor {
     watch(netlink_.fd());
     if (transport_.v4) watch(transport_.v4->fd());
     if (transport_.v6) watch(transport_.v6->fd());
+    transport_.on_new_socket = [this](int fd) { watch(fd); };
     const auto& main = transport_.v4 ? *transport_.v4 : *transport_.v6;
     engine_ = main.kind() == IcmpSocket::Kind::kDatagram ? "icmp-dgram" : "icmp-raw";
     core_.setInterfaces(listInterfaces());
@@ -141,10 +174,10 @@ class PosixMonitor final : public Monitor {
         } else if (fd == netlink_.fd()) {
           if (netlink_.drain()) core_.setInterfaces(listInterfaces());
         } else {
-          IcmpSocket& s = transport_.v4 && fd == transport_.v4->fd() ? *transport_.v4
-                                                                      : *transport_.v6;
-          const Family fam = s.family();
-          s.drain(on_reply, [this, fam](const IcmpErrorReport& e) { core_.onError(fam, e); },
+          IcmpSocket* s = transport_.find(fd);
+          if (!s) continue;
+          const Family fam = s->family();
+          s->drain(on_reply, [this, fam](const IcmpErrorReport& e) { core_.onError(fam, e); },
                   clock_.now());
         }
       }

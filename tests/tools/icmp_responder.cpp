@@ -1,0 +1,315 @@
+// Userspace ICMP/ICMPv6 echo responder for the integration tests. Runs in a network namespace
+// whose kernel echo replies are disabled and answers with a configurable delay, deterministic
+// loss, duplicates and forged replies. It writes its ground truth (per source>destination pair:
+// requests seen, replies sent, requests dropped, duplicates, forgeries, last TTL/TOS seen) as JSON
+// to --stats after every request, so tests compare reachmon's counters with what really happened.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  double delay_ms = 0;
+  int drop_every = 0;       // drop request number k*N (1-based), per pair
+  int duplicate_every = 0;  // answer request k*N twice
+  int forge_every = 0;      // before answering request k*N, send forged replies
+  std::string forge_from4, forge_from6;
+  std::string unreachable4;  // requests to this IPv4 address get "host unreachable" instead
+  std::string stats_path;
+};
+
+struct PairStats {
+  long requests = 0, replied = 0, dropped = 0, duplicated = 0, forged = 0, unreachable = 0;
+  int last_ttl = -1, last_tos = -1;
+};
+
+struct Reply {
+  int family;
+  sockaddr_storage to;
+  std::vector<std::uint8_t> local;  // source address of the reply (4 or 16 bytes)
+  std::vector<std::uint8_t> icmp;   // full ICMP message
+};
+
+volatile sig_atomic_t g_stop = 0;  // the only way a signal handler may talk to the loop
+
+std::uint16_t checksum(const std::uint8_t* d, std::size_t n) {
+  std::uint32_t s = 0;
+  for (std::size_t i = 0; i + 1 < n; i += 2) s += static_cast<std::uint32_t>(d[i] << 8 | d[i + 1]);
+  if (n & 1) s += static_cast<std::uint32_t>(d[n - 1] << 8);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<std::uint16_t>(~s);
+}
+
+std::string addrText(int family, const void* a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, a, buf, sizeof buf);
+  return buf;
+}
+
+void send(int fd, const Reply& r) {
+  iovec iov{const_cast<std::uint8_t*>(r.icmp.data()), r.icmp.size()};
+  alignas(cmsghdr) std::uint8_t control[64] = {};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr_storage*>(&r.to);
+  msg.msg_namelen = r.family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+  if (r.family == AF_INET) {
+    in_pktinfo info{};
+    std::memcpy(&info.ipi_spec_dst, r.local.data(), 4);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    msg.msg_controllen = CMSG_SPACE(sizeof info);
+  } else {
+    in6_pktinfo info{};
+    std::memcpy(&info.ipi6_addr, r.local.data(), 16);
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    msg.msg_controllen = CMSG_SPACE(sizeof info);
+  }
+  if (::sendmsg(fd, &msg, 0) < 0) std::perror("icmp_responder: sendmsg");
+}
+
+void finishIcmp(Reply& r) {
+  r.icmp[2] = r.icmp[3] = 0;
+  if (r.family == AF_INET) {  // the kernel computes ICMPv6 checksums itself
+    const std::uint16_t s = checksum(r.icmp.data(), r.icmp.size());
+    r.icmp[2] = static_cast<std::uint8_t>(s >> 8);
+    r.icmp[3] = static_cast<std::uint8_t>(s);
+  }
+}
+
+class Responder {
+ public:
+  explicit Responder(Options o) : opt_(std::move(o)) {
+    fd4_ = ::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    fd6_ = ::socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+    if (fd4_ < 0 || fd6_ < 0) {
+      std::perror("icmp_responder: raw socket (needs root)");
+      std::exit(1);
+    }
+    const int one = 1;
+    ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+    ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+    writeStats();
+  }
+
+  void run() {
+    while (!g_stop) {
+      std::chrono::nanoseconds wait = std::chrono::milliseconds(100);
+      if (!queue_.empty())
+        wait = std::clamp<std::chrono::nanoseconds>(queue_.begin()->first - Clock::now(),
+                                                    std::chrono::nanoseconds(0), wait);
+      const timespec ts{0, static_cast<long>(wait.count())};
+      pollfd fds[2] = {{fd4_, POLLIN, 0}, {fd6_, POLLIN, 0}};
+      ::ppoll(fds, 2, &ts, nullptr);
+      if (fds[0].revents & POLLIN) receive(fd4_, AF_INET);
+      if (fds[1].revents & POLLIN) receive(fd6_, AF_INET6);
+      flushDue();
+    }
+    writeStats();
+  }
+
+ private:
+  void receive(int fd, int family) {
+    std::uint8_t buf[70000];
+    sockaddr_storage from{};
+    alignas(cmsghdr) std::uint8_t control[256];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (n <= 0) return;
+    std::size_t len = static_cast<std::size_t>(n);
+    const std::uint8_t* icmp = buf;
+    Reply reply;
+    reply.family = family;
+    reply.to = from;
+    int ttl = -1, tos = -1;
+    std::string src, dst;
+    if (family == AF_INET) {
+      const std::size_t ihl = (buf[0] & 0x0f) * 4u;
+      if (len < ihl + 8) return;
+      tos = buf[1];
+      ttl = buf[8];
+      src = addrText(AF_INET, buf + 12);
+      dst = addrText(AF_INET, buf + 16);
+      reply.local.assign(buf + 16, buf + 20);
+      if (buf[ihl] != 8) return;
+      if (!opt_.unreachable4.empty() && dst == opt_.unreachable4) {
+        // ICMP host unreachable quoting the request's IP header and up to 520 bytes after it.
+        PairStats& st = stats_[src + ">" + dst];
+        ++st.requests;
+        ++st.unreachable;
+        const std::size_t quoted = std::min<std::size_t>(len, ihl + 520);
+        reply.icmp.assign(8, 0);
+        reply.icmp[0] = 3;
+        reply.icmp[1] = 1;
+        reply.icmp.insert(reply.icmp.end(), buf, buf + quoted);
+        finishIcmp(reply);
+        send(fd, reply);
+        writeStats();
+        return;
+      }
+      icmp += ihl;
+      len -= ihl;
+    } else {
+      if (len < 8 || icmp[0] != 128) return;
+      src = addrText(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&from)->sin6_addr);
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != IPPROTO_IPV6) continue;
+        if (c->cmsg_type == IPV6_PKTINFO) {
+          in6_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          reply.local.assign(reinterpret_cast<std::uint8_t*>(&info.ipi6_addr),
+                             reinterpret_cast<std::uint8_t*>(&info.ipi6_addr) + 16);
+          dst = addrText(AF_INET6, &info.ipi6_addr);
+        } else if (c->cmsg_type == IPV6_HOPLIMIT) {
+          std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+        } else if (c->cmsg_type == IPV6_TCLASS) {
+          std::memcpy(&tos, CMSG_DATA(c), sizeof tos);
+        }
+      }
+      if (reply.local.empty()) return;
+    }
+    PairStats& st = stats_[src + ">" + dst];
+    ++st.requests;
+    st.last_ttl = ttl;
+    st.last_tos = tos;
+    reply.icmp.assign(icmp, icmp + len);
+    reply.icmp[0] = family == AF_INET ? 0 : 129;
+    finishIcmp(reply);
+    const long k = st.requests;
+    if (opt_.forge_every && k % opt_.forge_every == 0) forge(fd, reply, st);
+    if (opt_.drop_every && k % opt_.drop_every == 0) {
+      ++st.dropped;
+    } else {
+      const auto due = Clock::now() + std::chrono::microseconds(static_cast<long>(opt_.delay_ms * 1000));
+      queue_.emplace(due, Queued{fd, reply, &st});
+      if (opt_.duplicate_every && k % opt_.duplicate_every == 0) {
+        queue_.emplace(due + std::chrono::microseconds(100), Queued{fd, reply, &st, true});
+      }
+    }
+    writeStats();
+  }
+
+  // Two forgeries, sent at once so they arrive before the real reply: the right probe's echo
+  // with a corrupted payload, and (if --forge-from is set) a perfect copy from another address.
+  void forge(int fd, const Reply& real, PairStats& st) {
+    Reply bad = real;
+    if (bad.icmp.size() > 12) bad.icmp[9] ^= 0xff;
+    finishIcmp(bad);
+    send(fd, bad);
+    ++st.forged;
+    const std::string& from = real.family == AF_INET ? opt_.forge_from4 : opt_.forge_from6;
+    if (from.empty()) return;
+    Reply other = real;
+    std::uint8_t addr[16];
+    if (inet_pton(real.family, from.c_str(), addr) != 1) return;
+    other.local.assign(addr, addr + (real.family == AF_INET ? 4 : 16));
+    send(fd, other);
+    ++st.forged;
+  }
+
+  void flushDue() {
+    const auto now = Clock::now();
+    bool dirty = false;
+    while (!queue_.empty() && queue_.begin()->first <= now) {
+      Queued q = std::move(queue_.begin()->second);
+      queue_.erase(queue_.begin());
+      send(q.fd, q.reply);
+      if (q.duplicate) {
+        ++q.stats->duplicated;
+      } else {
+        ++q.stats->replied;
+      }
+      dirty = true;
+    }
+    if (dirty) writeStats();
+  }
+
+  void writeStats() {
+    if (opt_.stats_path.empty()) return;
+    const std::string tmp = opt_.stats_path + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << "{";
+      bool first = true;
+      for (const auto& [pair, s] : stats_) {
+        out << (first ? "" : ",") << "\n  \"" << pair << "\": {\"requests\": " << s.requests
+            << ", \"replied\": " << s.replied << ", \"dropped\": " << s.dropped
+            << ", \"duplicated\": " << s.duplicated << ", \"forged\": " << s.forged
+            << ", \"unreachable\": " << s.unreachable
+            << ", \"last_ttl\": " << s.last_ttl << ", \"last_tos\": " << s.last_tos << "}";
+        first = false;
+      }
+      out << "\n}\n";
+    }
+    std::rename(tmp.c_str(), opt_.stats_path.c_str());
+  }
+
+  struct Queued {
+    int fd;
+    Reply reply;
+    PairStats* stats;
+    bool duplicate = false;
+  };
+  Options opt_;
+  int fd4_ = -1, fd6_ = -1;
+  std::map<std::string, PairStats> stats_;
+  std::multimap<Clock::time_point, Queued> queue_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--delay-ms") o.delay_ms = std::stod(v);
+    else if (k == "--drop-every") o.drop_every = std::stoi(v);
+    else if (k == "--duplicate-every") o.duplicate_every = std::stoi(v);
+    else if (k == "--forge-every") o.forge_every = std::stoi(v);
+    else if (k == "--forge-from") o.forge_from4 = v;
+    else if (k == "--forge-from6") o.forge_from6 = v;
+    else if (k == "--stats") o.stats_path = v;
+    else if (k == "--unreachable") o.unreachable4 = v;
+    else {
+      std::fprintf(stderr, "icmp_responder: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = 1; };
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  Responder(o).run();
+  return 0;
+}
