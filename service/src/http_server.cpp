@@ -2,7 +2,9 @@
 
 #include <CivetServer.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 namespace reachmon::service {
 namespace {
@@ -68,10 +70,30 @@ HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
   }, nullptr);
   auto ports = server_->getListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  if (host == "0.0.0.0") {
+    wake_host_ = "127.0.0.1";
+  } else if (host == "[::]") {
+    wake_host_ = "::1";
+  } else if (host.front() == '[') {
+    wake_host_ = host.substr(1, host.size() - 2);
+  } else {
+    wake_host_ = host;
+  }
 }
 
 HttpServer::~HttpServer() {
-  if (server_) server_->close();  // stop workers before the handlers they call go away
+  if (!server_) return;
+  // civetweb's accept loop polls with a 2 s quantum; a connection of our own wakes it so that
+  // shutdown takes milliseconds instead of up to two seconds.
+  std::thread waker([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    char err[128] = {};
+    if (mg_connection* c = mg_connect_client(wake_host_.c_str(), port_, 0, err, sizeof err))
+      mg_close_connection(c);
+  });
+  server_->close();  // stop workers before the handlers they call go away
+  waker.join();
 }
 
 }  // namespace reachmon::service

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 class CivetServer;
 class CivetHandler;
@@ -31,6 +32,7 @@ class HttpServer {
   std::vector<std::unique_ptr<CivetHandler>> civet_handlers_;
   std::unique_ptr<CivetServer> server_;
   int port_ = 0;
+  std::string wake_host_;  // where to connect to wake the accept loop at shutdown
 };
 
 }  // namespace reachmon::service

@@ -86,11 +86,11 @@ class Metrics:
 class Reachmon:
     """A reachmon process, optionally inside a network namespace."""
 
-    def __init__(self, binary, config_path, port, netns=None, log_path=None, args=()):
+    def __init__(self, binary, config_path, port, netns=None, log_path=None, args=(), prefix=()):
         self.port = port
         self.netns = netns
         self.log_path = log_path or config_path + ".log"
-        cmd = [binary, "run", "--config", config_path, *args]
+        cmd = [*prefix, binary, "run", "--config", config_path, *args]
         if netns:
             cmd = ["ip", "netns", "exec", netns, *cmd]
         self.log = open(self.log_path, "w")
