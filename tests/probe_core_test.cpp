@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "reachmon/core/probe_core.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 #include "fakes.h"
-#include "reachmon/core/probe_core.h"
 
 using namespace reachmon;
 using namespace reachmon::test;
@@ -18,7 +18,9 @@ struct Rig {
   core::SnapshotBox box;
   core::ProbeCore core{clock, transport, monitor_stats, box, 42};
 
-  Rig() { core.setInterfaces(interfacesWith({ip("192.0.2.1"), ip("192.0.2.2"), ip("2001:db8::1")})); }
+  Rig() {
+    core.setInterfaces(interfacesWith({ip("192.0.2.1"), ip("192.0.2.2"), ip("2001:db8::1")}));
+  }
 
   static core::PathSpec path(std::string source, std::string target, const char* address,
                              Duration interval = 1s, Duration timeout = 500ms) {
@@ -47,7 +49,8 @@ std::uint64_t v(const std::atomic<std::uint64_t>& c) { return c.load(); }
 TEST_CASE("Scheduler: first sends of N paths are spread evenly over the interval", "[scheduler]") {
   Rig rig;
   core::PathSet set{{Rig::source("a", "192.0.2.1")}, {}};
-  for (int i = 0; i < 10; ++i) set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1"));
+  for (int i = 0; i < 10; ++i)
+    set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1"));
   const auto start = rig.clock.now();
   rig.core.apply(set, Duration{0});
   rig.runFor(1s);
@@ -90,8 +93,9 @@ TEST_CASE("Scheduler: nextWake is the earliest send or timeout", "[scheduler]") 
   Rig rig;
   CHECK(rig.core.nextWake() == core::TimePoint::max());
   const auto t0 = rig.clock.now();
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 200ms)}},
-                 Duration{0});
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 200ms)}},
+      Duration{0});
   CHECK(rig.core.nextWake() == t0);
   rig.core.runDue();
   CHECK(rig.core.nextWake() == t0 + 200ms);  // the timeout comes before the next send
@@ -99,7 +103,8 @@ TEST_CASE("Scheduler: nextWake is the earliest send or timeout", "[scheduler]") 
 
 TEST_CASE("Probe: a valid reply counts once, with its RTT and TTL", "[probe]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}}, Duration{0});
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}},
+                 Duration{0});
   rig.core.runDue();
   REQUIRE(rig.transport.sent.size() == 1);
   const auto& req = rig.transport.sent[0];
@@ -120,8 +125,9 @@ TEST_CASE("Probe: a valid reply counts once, with its RTT and TTL", "[probe]") {
 
 TEST_CASE("Probe: no reply within the timeout is a timeout; a later one is late", "[probe]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
-                 Duration{0});
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+      Duration{0});
   rig.core.runDue();
   rig.clock.advance(299ms);
   rig.core.runDue();
@@ -138,8 +144,9 @@ TEST_CASE("Probe: no reply within the timeout is a timeout; a later one is late"
 
 TEST_CASE("Probe: a reply read after its deadline is late, not replied", "[probe]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
-                 Duration{0});
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+      Duration{0});
   rig.core.runDue();
   rig.core.onReply(rig.transport.replyTo(0, 350ms));  // loop stalled: timeout not yet processed
   const auto& s = rig.stats(0);
@@ -150,7 +157,8 @@ TEST_CASE("Probe: a reply read after its deadline is late, not replied", "[probe
 
 TEST_CASE("Probe: a repeated reply is a duplicate", "[probe]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}}, Duration{0});
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}},
+                 Duration{0});
   rig.core.runDue();
   rig.core.onReply(rig.transport.replyTo(0, 5ms));
   rig.core.onReply(rig.transport.replyTo(0, 6ms));
@@ -160,7 +168,8 @@ TEST_CASE("Probe: a repeated reply is a duplicate", "[probe]") {
 
 TEST_CASE("Validation: forged and stray replies are never counted", "[validation]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}}, Duration{0});
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}},
+                 Duration{0});
   rig.core.runDue();
   auto good = rig.transport.replyTo(0, 5ms);
   std::vector<std::uint8_t> bad_nonce = rig.transport.sent[0].payload;
@@ -188,8 +197,9 @@ TEST_CASE("Validation: forged and stray replies are never counted", "[validation
 
 TEST_CASE("Validation: every probe carries a fresh nonce", "[validation]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 10ms, 10ms)}},
-                 Duration{0});
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 10ms, 10ms)}},
+      Duration{0});
   rig.runFor(50ms);
   REQUIRE(rig.transport.sent.size() == 5);
   CHECK(rig.transport.sent[0].payload != rig.transport.sent[1].payload);
@@ -198,8 +208,9 @@ TEST_CASE("Validation: every probe carries a fresh nonce", "[validation]") {
 
 TEST_CASE("Errors: ICMP errors are counted by reason and end the probe", "[probe]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
-                 Duration{0});
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+      Duration{0});
   rig.core.runDue();
   const auto seq = rig.transport.sent[0].sequence;
   rig.core.onError(core::Family::kIpv4, {ip("198.51.100.77"), seq, core::ErrorReason::kTtlExpired});
@@ -251,8 +262,9 @@ TEST_CASE("Sources: an interface source follows its interface's address", "[sour
 
 TEST_CASE("Errors: send failures are counted by kind", "[probe]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms)}},
-                 Duration{0});
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms)}},
+      Duration{0});
   rig.transport.next_status = core::SendStatus::kFailed;
   rig.transport.next_error = 105;
   rig.runFor(100ms);
@@ -269,8 +281,9 @@ TEST_CASE("Reload: surviving paths keep counters, removed ones go, new ones are 
           "[reload]") {
   Rig rig;
   const auto src = Rig::source("a", "192.0.2.1");
-  rig.core.apply({{src}, {Rig::path("a", "keep", "198.51.100.1", 100ms, 50ms),
-                          Rig::path("a", "drop", "198.51.100.2", 100ms, 50ms)}},
+  rig.core.apply({{src},
+                  {Rig::path("a", "keep", "198.51.100.1", 100ms, 50ms),
+                   Rig::path("a", "drop", "198.51.100.2", 100ms, 50ms)}},
                  Duration{0});
   rig.runFor(500ms);
   const auto kept = rig.box.get()->paths.at(0).stats;
@@ -279,8 +292,9 @@ TEST_CASE("Reload: surviving paths keep counters, removed ones go, new ones are 
   CHECK(before == 5);
   auto changed = Rig::path("a", "keep", "198.51.100.1", 100ms, 50ms);
   changed.options.ttl = 3;
-  rig.core.apply({{src}, {changed, Rig::path("a", "new1", "198.51.100.3", 100ms, 50ms),
-                          Rig::path("a", "new2", "198.51.100.4", 100ms, 50ms)}},
+  rig.core.apply({{src},
+                  {changed, Rig::path("a", "new1", "198.51.100.3", 100ms, 50ms),
+                   Rig::path("a", "new2", "198.51.100.4", 100ms, 50ms)}},
                  Duration{0});
   const auto snap = rig.box.get();
   REQUIRE(snap->paths.size() == 3);

@@ -1,7 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <prometheus/text_serializer.h>
 
+#include <catch2/catch.hpp>
 #include <sstream>
 
 #include "fakes.h"
@@ -13,10 +12,10 @@ using namespace reachmon::test;
 TEST_CASE("Histogram: observations land in the first bucket whose bound holds them", "[stats]") {
   static const std::array<double, 3> bounds = {0.001, 0.01, 0.1};
   core::Histogram h(bounds);
-  h.observe(1ms);    // on the bound: le="0.001"
+  h.observe(1ms);  // on the bound: le="0.001"
   h.observe(1001us);
   h.observe(50ms);
-  h.observe(2s);     // +Inf
+  h.observe(2s);  // +Inf
   CHECK(h.bucketCount(0) == 1);
   CHECK(h.bucketCount(1) == 1);
   CHECK(h.bucketCount(2) == 1);
@@ -75,12 +74,19 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   CHECK(hasLine(text, "reachmon_probes_timed_out_total" + l + " 1"));
   CHECK(hasLine(text, "reachmon_late_replies_total" + l + " 1"));
   CHECK(hasLine(text, "reachmon_duplicate_replies_total" + l + " 0"));
-  CHECK(hasLine(text, R"(reachmon_probe_errors_total{source="isp-a",target="gw",site="par",reason="dest_unreachable"} 1)"));
-  CHECK(hasLine(text, R"(reachmon_probe_errors_total{source="isp-a",target="gw",site="par",reason="source_unavailable"} 0)"));
+  CHECK(hasLine(
+      text,
+      R"(reachmon_probe_errors_total{source="isp-a",target="gw",site="par",reason="dest_unreachable"} 1)"));
+  CHECK(hasLine(
+      text,
+      R"(reachmon_probe_errors_total{source="isp-a",target="gw",site="par",reason="source_unavailable"} 0)"));
   CHECK(hasLine(text, "# TYPE reachmon_rtt_seconds histogram"));
-  CHECK(hasLine(text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="0.0025"} 0)"));
-  CHECK(hasLine(text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="0.005"} 1)"));
-  CHECK(hasLine(text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="+Inf"} 1)"));
+  CHECK(hasLine(
+      text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="0.0025"} 0)"));
+  CHECK(hasLine(
+      text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="0.005"} 1)"));
+  CHECK(hasLine(
+      text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="+Inf"} 1)"));
   CHECK(hasLine(text, "reachmon_rtt_seconds_count" + l + " 1"));
   CHECK(hasLine(text, "reachmon_last_rtt_seconds" + l + " 0.003"));
   CHECK(hasLine(text, "reachmon_path_up" + l + " 1"));
@@ -90,7 +96,8 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   CHECK(hasLine(text, R"(reachmon_target_info{target="gw",address="198.51.100.1"} 1)"));
   CHECK(hasLine(text, "reachmon_config_last_reload_successful 1"));
   CHECK(hasLine(text, "reachmon_config_last_reload_success_timestamp_seconds 1700000000"));
-  CHECK(hasLine(text, R"(reachmon_build_info{version="1.2.3",platform="linux",engine="icmp-dgram"} 1)"));
+  CHECK(hasLine(text,
+                R"(reachmon_build_info{version="1.2.3",platform="linux",engine="icmp-dgram"} 1)"));
   CHECK(hasLine(text, "reachmon_send_delay_seconds_count 0"));
 }
 

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "reachmon/config/duration.h"
 #include "reachmon/config/limits.h"
@@ -14,8 +13,8 @@
 namespace reachmon::config {
 namespace {
 
-using nlohmann::json;
 using core::Family;
+using nlohmann::json;
 
 std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -28,8 +27,8 @@ std::string typeName(const json& v) {
 bool isValidName(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -100,9 +99,11 @@ class Validator {
     return it == obj.end() ? nullptr : &*it;
   }
 
-  void checkKeys(const json& obj, const std::string& path, std::initializer_list<const char*> keys) {
+  void checkKeys(const json& obj, const std::string& path,
+                 std::initializer_list<const char*> keys) {
     for (auto it = obj.begin(); it != obj.end(); ++it) {
-      bool known = std::any_of(keys.begin(), keys.end(), [&](const char* k) { return it.key() == k; });
+      bool known =
+          std::any_of(keys.begin(), keys.end(), [&](const char* k) { return it.key() == k; });
       if (!known) {
         std::string list;
         for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
@@ -191,13 +192,15 @@ class Validator {
   }
 
   void readProbeSettings(const json& obj, const std::string& path, ProbeSettings& p) {
-    if (auto* v = find(obj, "interval")) readDuration(*v, path + ".interval", kInterval, p.interval);
+    if (auto* v = find(obj, "interval"))
+      readDuration(*v, path + ".interval", kInterval, p.interval);
     if (auto* v = find(obj, "timeout")) readDuration(*v, path + ".timeout", kTimeout, p.timeout);
     if (auto* v = find(obj, "payload_size"))
       readInt(*v, path + ".payload_size", kPayloadSize, p.payload_size);
     if (auto* v = find(obj, "ttl")) readInt(*v, path + ".ttl", kTtl, p.ttl);
     if (auto* v = find(obj, "tos")) readInt(*v, path + ".tos", kTos, p.tos);
-    if (auto* v = find(obj, "dont_fragment")) readBool(*v, path + ".dont_fragment", p.dont_fragment);
+    if (auto* v = find(obj, "dont_fragment"))
+      readBool(*v, path + ".dont_fragment", p.dont_fragment);
   }
 
   void checkTimeout(const ProbeSettings& p, const std::string& path) {
@@ -209,9 +212,9 @@ class Validator {
   void readDefaults(const json& v, Config& cfg) {
     const std::string path = "$.defaults";
     if (!expectType(v, path, v.is_object(), "an object")) return;
-    checkKeys(v, path,
-              {"interval", "timeout", "payload_size", "ttl", "dont_fragment", "tos",
-               "resolve_interval"});
+    checkKeys(
+        v, path,
+        {"interval", "timeout", "payload_size", "ttl", "dont_fragment", "tos", "resolve_interval"});
     readProbeSettings(v, path, cfg.defaults);
     if (auto* r = find(v, "resolve_interval"))
       readDuration(*r, path + ".resolve_interval", kResolveInterval, cfg.resolve_interval);
@@ -239,8 +242,8 @@ class Validator {
     }
     if (!readString(*v, path + ".name", out)) return false;
     if (!isValidName(out)) {
-      error(path + ".name", "invalid name " + quote(out) +
-                                ": use 1 to 64 letters, digits, '-', '_' or '.'");
+      error(path + ".name",
+            "invalid name " + quote(out) + ": use 1 to 64 letters, digits, '-', '_' or '.'");
       return false;
     }
     if (!seen.insert(out).second) {
@@ -322,8 +325,7 @@ class Validator {
     }
   }
 
-  void readHost(const json& t, const std::string& path, std::optional<Family> family,
-                Target& tgt) {
+  void readHost(const json& t, const std::string& path, std::optional<Family> family, Target& tgt) {
     const json* h = find(t, "host");
     tgt.family = family.value_or(Family::kIpv4);
     if (!h) {
@@ -345,8 +347,8 @@ class Validator {
   void readLabels(const json& t, const std::string& path, Target& tgt) {
     const json* l = find(t, "labels");
     if (!l || !expectType(*l, path + ".labels", l->is_object(), "an object")) return;
-    static const std::set<std::string> kReserved = {"source", "target", "reason", "address",
-                                                    "le", "job", "instance"};
+    static const std::set<std::string> kReserved = {"source", "target", "reason",  "address",
+                                                    "le",     "job",    "instance"};
     for (auto it = l->begin(); it != l->end(); ++it) {
       const std::string lp = path + ".labels." + it.key();
       if (!isValidLabelName(it.key())) {
@@ -364,14 +366,12 @@ class Validator {
     auto same_family = [&](const Source& s) { return s.family == tgt.family; };
     const json* list = find(t, "sources");
     if (!list) {
-      if (!cfg.sources.empty() &&
-          std::none_of(cfg.sources.begin(), cfg.sources.end(), same_family))
+      if (!cfg.sources.empty() && std::none_of(cfg.sources.begin(), cfg.sources.end(), same_family))
         error(path, "no " + std::string(core::familyName(tgt.family)) +
                         " source to probe this target from");
       return;
     }
-    if (!expectType(*list, path + ".sources", list->is_array(), "an array of source names"))
-      return;
+    if (!expectType(*list, path + ".sources", list->is_array(), "an array of source names")) return;
     if (list->empty()) error(path + ".sources", "empty: omit it to use every source");
     for (std::size_t j = 0; j < list->size(); ++j) {
       const std::string sp = path + ".sources[" + std::to_string(j) + "]";

@@ -61,35 +61,38 @@ double load(const std::atomic<std::uint64_t>& c) {
 
 MetricsCollector::MetricsCollector(SnapshotFn snapshot, const MonitorStats& monitor,
                                    const ReloadStatus& reload, BuildInfo build)
-    : snapshot_(std::move(snapshot)), monitor_(monitor), reload_(reload), build_(std::move(build)) {}
+    : snapshot_(std::move(snapshot)),
+      monitor_(monitor),
+      reload_(reload),
+      build_(std::move(build)) {}
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   const auto snap = snapshot_();
-  auto sent = family("reachmon_probes_sent_total", "Echo requests sent on the path.",
-                     MetricType::Counter);
+  auto sent =
+      family("reachmon_probes_sent_total", "Echo requests sent on the path.", MetricType::Counter);
   auto replied = family("reachmon_probes_replied_total",
                         "Valid echo replies received within the timeout.", MetricType::Counter);
-  auto timed_out = family("reachmon_probes_timed_out_total",
-                          "Echo requests with no valid reply within the timeout.",
-                          MetricType::Counter);
+  auto timed_out =
+      family("reachmon_probes_timed_out_total",
+             "Echo requests with no valid reply within the timeout.", MetricType::Counter);
   auto errors = family("reachmon_probe_errors_total",
                        "Probes that failed, by reason (ICMP errors, send failures, no source "
                        "address, unresolved target).",
                        MetricType::Counter);
-  auto rtt = family("reachmon_rtt_seconds", "Round-trip time of valid replies.",
-                    MetricType::Histogram);
+  auto rtt =
+      family("reachmon_rtt_seconds", "Round-trip time of valid replies.", MetricType::Histogram);
   auto last_rtt = family("reachmon_last_rtt_seconds", "Round-trip time of the latest valid reply.",
                          MetricType::Gauge);
   auto up = family("reachmon_path_up", "1 while the latest finished probe was answered.",
                    MetricType::Gauge);
   auto ttl = family("reachmon_reply_ttl", "TTL or hop limit of the latest valid reply.",
                     MetricType::Gauge);
-  auto late = family("reachmon_late_replies_total",
-                     "Valid replies that arrived after their probe had timed out.",
-                     MetricType::Counter);
-  auto dup = family("reachmon_duplicate_replies_total",
-                    "Valid replies to a probe that had already been answered.",
-                    MetricType::Counter);
+  auto late =
+      family("reachmon_late_replies_total",
+             "Valid replies that arrived after their probe had timed out.", MetricType::Counter);
+  auto dup =
+      family("reachmon_duplicate_replies_total",
+             "Valid replies to a probe that had already been answered.", MetricType::Counter);
 
   // Read outcomes before `sent`: the probe thread counts a send before its outcome, so a scrape
   // never shows more replies than requests.
@@ -119,18 +122,19 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     addCounter(dup, labels, load(s.duplicate));
   }
 
-  auto source_up = family("reachmon_source_up", "1 while the source has a usable address.",
-                          MetricType::Gauge);
+  auto source_up =
+      family("reachmon_source_up", "1 while the source has a usable address.", MetricType::Gauge);
   for (const auto& s : snap->sources)
-    addGauge(source_up, {{"source", s.name}, {"address", s.address ? formatIpAddress(*s.address) : ""}},
+    addGauge(source_up,
+             {{"source", s.name}, {"address", s.address ? formatIpAddress(*s.address) : ""}},
              s.address ? 1 : 0);
 
-  auto target_info = family("reachmon_target_info", "The address each target currently resolves to.",
-                            MetricType::Gauge);
+  auto target_info = family("reachmon_target_info",
+                            "The address each target currently resolves to.", MetricType::Gauge);
   std::set<std::pair<std::string, std::string>> targets;
   for (const auto& p : snap->paths)
-    targets.insert({p.spec->target,
-                    p.spec->target_address ? formatIpAddress(*p.spec->target_address) : ""});
+    targets.insert(
+        {p.spec->target, p.spec->target_address ? formatIpAddress(*p.spec->target_address) : ""});
   for (const auto& [t, a] : targets) addGauge(target_info, {{"target", t}, {"address", a}}, 1);
 
   auto delay = family("reachmon_send_delay_seconds",
@@ -145,7 +149,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   addGauge(reload_ts, {}, reload_.last_success_unix_seconds.load());
   auto build = family("reachmon_build_info", "Version, platform and probe engine of reachmon.",
                       MetricType::Gauge);
-  addGauge(build, {{"version", build_.version}, {"platform", build_.platform}, {"engine", build_.engine}},
+  addGauge(build,
+           {{"version", build_.version}, {"platform", build_.platform}, {"engine", build_.engine}},
            1);
 
   std::vector<MetricFamily> out;

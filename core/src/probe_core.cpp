@@ -59,7 +59,8 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
       const bool new_interval = slot.spec->options.interval != p.options.interval;
       if (!(*slot.spec == p)) slot.spec = std::make_shared<const PathSpec>(std::move(p));
       slot.source = src_index;
-      if (new_interval) schedule(it->second, std::min(slot.next_send, now + slot.spec->options.interval));
+      if (new_interval)
+        schedule(it->second, std::min(slot.next_send, now + slot.spec->options.interval));
       continue;
     }
     const std::uint32_t index = allocateSlot();
@@ -130,7 +131,8 @@ void ProbeCore::schedule(std::uint32_t slot, TimePoint when) {
 TimePoint ProbeCore::nextWake() const {
   TimePoint wake = TimePoint::max();
   if (!timeouts_.empty()) wake = timeouts_.front().when;
-  if (!sends_.empty()) wake = std::min(wake, std::max(sends_.front().when, last_send_ + min_send_gap_));
+  if (!sends_.empty())
+    wake = std::min(wake, std::max(sends_.front().when, last_send_ + min_send_gap_));
   return wake;
 }
 

@@ -7,20 +7,27 @@ namespace reachmon::core {
 const std::array<double, 16> kRttBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                             0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
                                             1,      2.5,     5,      10};
-const std::array<double, 12> kSendDelayBuckets = {0.00001, 0.00005, 0.0001, 0.00025,
-                                                  0.0005,  0.001,   0.0025, 0.005,
-                                                  0.01,    0.05,    0.1,    1};
+const std::array<double, 12> kSendDelayBuckets = {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                  0.0025,  0.005,   0.01,   0.05,    0.1,    1};
 
 std::string_view reasonName(ErrorReason r) {
   switch (r) {
-    case ErrorReason::kDestUnreachable: return "dest_unreachable";
-    case ErrorReason::kTtlExpired: return "ttl_expired";
-    case ErrorReason::kPacketTooBig: return "packet_too_big";
-    case ErrorReason::kParameterProblem: return "parameter_problem";
-    case ErrorReason::kSendFailed: return "send_failed";
-    case ErrorReason::kSourceUnavailable: return "source_unavailable";
-    case ErrorReason::kResolveFailed: return "resolve_failed";
-    case ErrorReason::kCount: break;
+    case ErrorReason::kDestUnreachable:
+      return "dest_unreachable";
+    case ErrorReason::kTtlExpired:
+      return "ttl_expired";
+    case ErrorReason::kPacketTooBig:
+      return "packet_too_big";
+    case ErrorReason::kParameterProblem:
+      return "parameter_problem";
+    case ErrorReason::kSendFailed:
+      return "send_failed";
+    case ErrorReason::kSourceUnavailable:
+      return "source_unavailable";
+    case ErrorReason::kResolveFailed:
+      return "resolve_failed";
+    case ErrorReason::kCount:
+      break;
   }
   return "unknown";
 }

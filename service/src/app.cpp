@@ -1,12 +1,11 @@
 #include "app.h"
 
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <prometheus/text_serializer.h>
 
 #include "http_server.h"
 #include "reachmon/config/loader.h"
@@ -44,7 +43,8 @@ void App::run(Control& control) {
   const std::string text = readFile(options_.config_path);
   auto loaded = config::loadConfigFile(options_.config_path);
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) spdlog::error("{}: {}", options_.config_path.string(), e.str());
+    for (const auto& e : loaded.errors)
+      spdlog::error("{}: {}", options_.config_path.string(), e.str());
     throw std::runtime_error("invalid config " + options_.config_path.string() + " (" +
                              std::to_string(loaded.errors.size()) + " errors)");
   }
@@ -65,10 +65,10 @@ void App::run(Control& control) {
   handlers.reload = [this] { return reload("POST /-/reload"); };
   handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };
   http_ = std::make_unique<HttpServer>(config_->listen, std::move(handlers));
-  spdlog::info("reachmon {} probing {} paths with the {} engine; metrics on http://{}/metrics",
-               kVersion, monitor_->snapshot()->paths.size(), monitor_->engineName(),
-               config_->listen.substr(0, config_->listen.rfind(':')) + ":" +
-                   std::to_string(http_->port()));
+  spdlog::info(
+      "reachmon {} probing {} paths with the {} engine; metrics on http://{}/metrics", kVersion,
+      monitor_->snapshot()->paths.size(), monitor_->engineName(),
+      config_->listen.substr(0, config_->listen.rfind(':')) + ":" + std::to_string(http_->port()));
   if (options_.on_ready) options_.on_ready(http_->port());
 
   for (;;) {

@@ -114,8 +114,11 @@ int runCli(const std::vector<std::string>& args) {
   if (cmd == "check-config") return checkConfig(args);
   if (cmd == "interfaces") return interfaces();
   if (cmd == "probe") {
-    std::map<std::string, std::string> opts = {{"--source", ""}, {"--target", ""}, {"--count", "4"},
-                                               {"--interval", "1s"}, {"--timeout", "1s"}};
+    std::map<std::string, std::string> opts = {{"--source", ""},
+                                               {"--target", ""},
+                                               {"--count", "4"},
+                                               {"--interval", "1s"},
+                                               {"--timeout", "1s"}};
     if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
     return probeCommand(opts);
   }

@@ -43,7 +43,7 @@ class FnHandler final : public CivetHandler {
 
 HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
     : handlers_(std::move(handlers)) {
-  std::vector<std::string> options = {"listening_ports", listen, "num_threads", "4",
+  std::vector<std::string> options = {"listening_ports",    listen, "num_threads", "4",
                                       "request_timeout_ms", "10000"};
   try {
     server_ = std::make_unique<CivetServer>(options);
@@ -54,20 +54,29 @@ HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
     civet_handlers_.push_back(std::make_unique<FnHandler>(std::move(get), std::move(post)));
     server_->addHandler(uri, civet_handlers_.back().get());
   };
-  add("/metrics", [this](mg_connection* c) {
-    replyStatus(c, 200, "text/plain; version=0.0.4; charset=utf-8", handlers_.metrics());
-  }, nullptr);
-  add("/-/healthy", [this](mg_connection* c) {
-    auto [ok, text] = handlers_.healthy();
-    replyStatus(c, ok ? 200 : 503, kText, text + "\n");
-  }, nullptr);
+  add(
+      "/metrics",
+      [this](mg_connection* c) {
+        replyStatus(c, 200, "text/plain; version=0.0.4; charset=utf-8", handlers_.metrics());
+      },
+      nullptr);
+  add(
+      "/-/healthy",
+      [this](mg_connection* c) {
+        auto [ok, text] = handlers_.healthy();
+        replyStatus(c, ok ? 200 : 503, kText, text + "\n");
+      },
+      nullptr);
   add("/-/reload", nullptr, [this](mg_connection* c) {
     auto [ok, text] = handlers_.reload();
     replyStatus(c, ok ? 200 : 400, kText, text + "\n");
   });
-  add("/$", [this](mg_connection* c) {
-    replyStatus(c, 200, "text/html; charset=utf-8", handlers_.status_page());
-  }, nullptr);
+  add(
+      "/$",
+      [this](mg_connection* c) {
+        replyStatus(c, 200, "text/html; charset=utf-8", handlers_.status_page());
+      },
+      nullptr);
   auto ports = server_->getListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
   const std::string host = listen.substr(0, listen.rfind(':'));

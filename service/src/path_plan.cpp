@@ -10,7 +10,8 @@ namespace reachmon::service {
 
 core::PathSet buildPathSet(const config::Config& cfg, const ResolvedHosts& resolved) {
   core::PathSet set;
-  for (const auto& s : cfg.sources) set.sources.push_back({s.name, s.family, s.address, s.interface});
+  for (const auto& s : cfg.sources)
+    set.sources.push_back({s.name, s.family, s.address, s.interface});
   for (const auto& t : cfg.targets) {
     std::optional<core::IpAddress> address = t.literal;
     if (!address) {
@@ -26,9 +27,9 @@ core::PathSet buildPathSet(const config::Config& cfg, const ResolvedHosts& resol
     opts.dont_fragment = t.probe.dont_fragment;
     core::Labels labels(t.labels.begin(), t.labels.end());
     for (const auto& s : cfg.sources) {
-      const bool wanted = t.sources.empty()
-                              ? s.family == t.family
-                              : std::find(t.sources.begin(), t.sources.end(), s.name) != t.sources.end();
+      const bool wanted = t.sources.empty() ? s.family == t.family
+                                            : std::find(t.sources.begin(), t.sources.end(),
+                                                        s.name) != t.sources.end();
       if (!wanted) continue;
       set.paths.push_back({s.name, t.name, t.host, labels, address, opts});
     }

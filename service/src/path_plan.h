@@ -12,7 +12,8 @@
 namespace reachmon::service {
 
 // Resolved addresses of DNS-named targets, keyed by (host, family). Missing or nullopt: unresolved.
-using ResolvedHosts = std::map<std::pair<std::string, core::Family>, std::optional<core::IpAddress>>;
+using ResolvedHosts =
+    std::map<std::pair<std::string, core::Family>, std::optional<core::IpAddress>>;
 
 // One path per (source, target) pair: a target's `sources`, or else every source of its family.
 core::PathSet buildPathSet(const config::Config& cfg, const ResolvedHosts& resolved);

@@ -50,7 +50,8 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
   }
   if (!target_address) {
     auto r = core::resolveHost(target, src.family);
-    if (auto* err = std::get_if<std::string>(&r)) return fail("cannot resolve " + target + ": " + *err);
+    if (auto* err = std::get_if<std::string>(&r))
+      return fail("cannot resolve " + target + ": " + *err);
     target_address = std::get<core::IpAddress>(r);
   }
   if (target_address->family != src.family)
@@ -68,7 +69,8 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
   }
   monitor->apply({{src}, {path}}, std::chrono::microseconds(50));
   std::cout << fmt::format("PROBE {} ({}) from {}: {} data bytes\n", target,
-                           core::formatIpAddress(*target_address), source, path.options.payload_size);
+                           core::formatIpAddress(*target_address), source,
+                           path.options.payload_size);
   monitor->start();
   const auto stats = monitor->snapshot()->paths.front().stats;
   std::uint64_t seen = 0, replied = 0, timeouts = 0;
@@ -97,10 +99,11 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
   }
   monitor->stop();
   const std::uint64_t lost = seen - replied;
-  std::cout << fmt::format("--- {} ---\n{} probes, {} replied, {:.1f}% loss", target, seen,
-                           replied, 100.0 * static_cast<double>(lost) / static_cast<double>(seen));
+  std::cout << fmt::format("--- {} ---\n{} probes, {} replied, {:.1f}% loss", target, seen, replied,
+                           100.0 * static_cast<double>(lost) / static_cast<double>(seen));
   if (replied)
-    std::cout << fmt::format(", rtt min/avg/max = {:.3f}/{:.3f}/{:.3f} ms", static_cast<double>(min_ns) / 1e6,
+    std::cout << fmt::format(", rtt min/avg/max = {:.3f}/{:.3f}/{:.3f} ms",
+                             static_cast<double>(min_ns) / 1e6,
                              static_cast<double>(sum_ns) / static_cast<double>(replied) / 1e6,
                              static_cast<double>(max_ns) / 1e6);
   std::cout << "\n";

@@ -8,11 +8,20 @@ std::string htmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -22,12 +31,14 @@ namespace {
 
 const char* stateName(core::PathState s, core::ErrorReason reason) {
   switch (s) {
-    case core::PathState::kUp: return "up";
-    case core::PathState::kTimedOut: return "timeout";
+    case core::PathState::kUp:
+      return "up";
+    case core::PathState::kTimedOut:
+      return "timeout";
     case core::PathState::kError:
-      return reason == core::ErrorReason::kCount ? "error"
-                                                 : core::reasonName(reason).data();
-    case core::PathState::kUnknown: break;
+      return reason == core::ErrorReason::kCount ? "error" : core::reasonName(reason).data();
+    case core::PathState::kUnknown:
+      break;
   }
   return "pending";
 }

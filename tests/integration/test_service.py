@@ -95,6 +95,12 @@ def main():
         t.check("promtool check metrics is clean",
                 lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout + lint.stderr)
 
+        documented = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "metrics.md")).read()
+        families = [line.split()[2] for line in m.text.splitlines() if line.startswith("# TYPE ")]
+        undocumented = [f for f in families if f"`{f}`" not in documented]
+        t.check(f"docs/metrics.md documents all {len(families)} exported metrics", not undocumented,
+                undocumented)
+
         # A valid edit, picked up from the file: t2 goes, t3 comes, t1 keeps its counters.
         before = sent(rm, "t1")
         write_json(cfg, config(port, [T1, T3, T6]))

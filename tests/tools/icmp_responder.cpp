@@ -211,7 +211,8 @@ class Responder {
     if (opt_.drop_every && k % opt_.drop_every == 0) {
       ++st.dropped;
     } else {
-      const auto due = Clock::now() + std::chrono::microseconds(static_cast<long>(opt_.delay_ms * 1000));
+      const auto due =
+          Clock::now() + std::chrono::microseconds(static_cast<long>(opt_.delay_ms * 1000));
       queue_.emplace(due, Queued{fd, reply, &st});
       if (opt_.duplicate_every && k % opt_.duplicate_every == 0) {
         queue_.emplace(due + std::chrono::microseconds(100), Queued{fd, reply, &st, true});
@@ -266,8 +267,8 @@ class Responder {
         out << (first ? "" : ",") << "\n  \"" << pair << "\": {\"requests\": " << s.requests
             << ", \"replied\": " << s.replied << ", \"dropped\": " << s.dropped
             << ", \"duplicated\": " << s.duplicated << ", \"forged\": " << s.forged
-            << ", \"unreachable\": " << s.unreachable
-            << ", \"last_ttl\": " << s.last_ttl << ", \"last_tos\": " << s.last_tos << "}";
+            << ", \"unreachable\": " << s.unreachable << ", \"last_ttl\": " << s.last_ttl
+            << ", \"last_tos\": " << s.last_tos << "}";
         first = false;
       }
       out << "\n}\n";
@@ -293,14 +294,22 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--delay-ms") o.delay_ms = std::stod(v);
-    else if (k == "--drop-every") o.drop_every = std::stoi(v);
-    else if (k == "--duplicate-every") o.duplicate_every = std::stoi(v);
-    else if (k == "--forge-every") o.forge_every = std::stoi(v);
-    else if (k == "--forge-from") o.forge_from4 = v;
-    else if (k == "--forge-from6") o.forge_from6 = v;
-    else if (k == "--stats") o.stats_path = v;
-    else if (k == "--unreachable") o.unreachable4 = v;
+    if (k == "--delay-ms")
+      o.delay_ms = std::stod(v);
+    else if (k == "--drop-every")
+      o.drop_every = std::stoi(v);
+    else if (k == "--duplicate-every")
+      o.duplicate_every = std::stoi(v);
+    else if (k == "--forge-every")
+      o.forge_every = std::stoi(v);
+    else if (k == "--forge-from")
+      o.forge_from4 = v;
+    else if (k == "--forge-from6")
+      o.forge_from6 = v;
+    else if (k == "--stats")
+      o.stats_path = v;
+    else if (k == "--unreachable")
+      o.unreachable4 = v;
     else {
       std::fprintf(stderr, "icmp_responder: unknown option %s\n", k.c_str());
       return 2;

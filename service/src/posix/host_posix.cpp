@@ -15,7 +15,7 @@ int runHosted(Control& control, const std::function<int()>& body) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);  // internal: ends the signal thread
+  sigaddset(&set, SIGUSR1);                   // internal: ends the signal thread
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread started after this
   std::thread waiter([&] {
     for (;;) {

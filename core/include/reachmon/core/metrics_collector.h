@@ -2,13 +2,13 @@
 // Collect() may run on any thread, concurrently with probing; it never blocks the probe thread.
 #pragma once
 
+#include <prometheus/collectable.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
 
 #include "reachmon/core/snapshot.h"
 #include "reachmon/core/stats.h"

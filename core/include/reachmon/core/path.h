@@ -26,7 +26,7 @@ struct ProbeOptions {
 struct SourceSpec {
   std::string name;
   Family family = Family::kIpv4;
-  std::optional<IpAddress> address;    // a fixed address that must be present on the host
+  std::optional<IpAddress> address;      // a fixed address that must be present on the host
   std::optional<std::string> interface;  // or: an interface name or index, followed for changes
   bool operator==(const SourceSpec&) const = default;
 };
@@ -34,10 +34,10 @@ struct SourceSpec {
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 struct PathSpec {
-  std::string source;  // SourceSpec::name
-  std::string target;  // target name from the config
-  std::string host;    // as configured, for the status page
-  Labels labels;       // the target's own labels, sorted by name
+  std::string source;                       // SourceSpec::name
+  std::string target;                       // target name from the config
+  std::string host;                         // as configured, for the status page
+  Labels labels;                            // the target's own labels, sorted by name
   std::optional<IpAddress> target_address;  // nullopt while the host does not resolve
   ProbeOptions options;
   bool operator==(const PathSpec&) const = default;

@@ -74,7 +74,7 @@ struct PathStats {
 struct MonitorStats {
   MonitorStats() : send_delay(kSendDelayBuckets) {}
   Histogram send_delay;
-  std::atomic<std::int64_t> heartbeat_ns{0};  // monotonic time of the latest loop iteration
+  std::atomic<std::int64_t> heartbeat_ns{0};      // monotonic time of the latest loop iteration
   std::atomic<std::uint64_t> invalid_replies{0};  // failed validation: stray or forged
 };
 

@@ -25,8 +25,8 @@ enum class SendStatus : std::uint8_t { kOk, kSourceUnavailable, kFailed };
 
 struct SendResult {
   SendStatus status = SendStatus::kOk;
-  int os_error = 0;                // errno / GetLastError() when status != kOk
-  std::int64_t realtime_ns = 0;    // wall clock just before sending, 0 if the engine has none
+  int os_error = 0;              // errno / GetLastError() when status != kOk
+  std::int64_t realtime_ns = 0;  // wall clock just before sending, 0 if the engine has none
 };
 
 class Transport {
@@ -36,8 +36,8 @@ class Transport {
 };
 
 struct EchoReply {
-  IpAddress from;                // the reply's source address
-  std::optional<IpAddress> to;   // the reply's destination (our source), when the OS reports it
+  IpAddress from;               // the reply's source address
+  std::optional<IpAddress> to;  // the reply's destination (our source), when the OS reports it
   std::uint16_t sequence = 0;
   std::span<const std::uint8_t> payload;  // ICMP data after the echo header
   TimePoint received{};                   // monotonic time the engine read it

@@ -48,15 +48,16 @@ std::int64_t realtimeNs() {
 std::string openError(Family family, int dgram_errno, int raw_errno, bool allow_raw) {
   const std::string fam(familyName(family));
   if (dgram_errno == EAFNOSUPPORT) return fam + " is not available on this host";
-  std::string msg = "cannot open an " + fam + " ICMP socket: ping socket: " +
-                    std::strerror(dgram_errno);
+  std::string msg =
+      "cannot open an " + fam + " ICMP socket: ping socket: " + std::strerror(dgram_errno);
   if (dgram_errno == EACCES) {
     msg += " (group " + std::to_string(getgid()) + " is outside net.ipv4.ping_group_range \"" +
            pingGroupRange() +
            "\"; allow it with: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")";
   }
-  if (allow_raw) msg += "; raw socket: " + std::string(std::strerror(raw_errno)) +
-                        (raw_errno == EPERM ? " (needs CAP_NET_RAW)" : "");
+  if (allow_raw)
+    msg += "; raw socket: " + std::string(std::strerror(raw_errno)) +
+           (raw_errno == EPERM ? " (needs CAP_NET_RAW)" : "");
   return msg;
 }
 
@@ -73,18 +74,27 @@ std::uint16_t icmpChecksum(const std::uint8_t* data, std::size_t len) {
 std::optional<ErrorReason> icmpErrorReason(Family family, int type, int code) {
   if (family == Family::kIpv4) {
     switch (type) {
-      case 3: return code == 4 ? ErrorReason::kPacketTooBig : ErrorReason::kDestUnreachable;
-      case 11: return ErrorReason::kTtlExpired;
-      case 12: return ErrorReason::kParameterProblem;
-      default: return std::nullopt;
+      case 3:
+        return code == 4 ? ErrorReason::kPacketTooBig : ErrorReason::kDestUnreachable;
+      case 11:
+        return ErrorReason::kTtlExpired;
+      case 12:
+        return ErrorReason::kParameterProblem;
+      default:
+        return std::nullopt;
     }
   }
   switch (type) {
-    case 1: return ErrorReason::kDestUnreachable;
-    case 2: return ErrorReason::kPacketTooBig;
-    case 3: return ErrorReason::kTtlExpired;
-    case 4: return ErrorReason::kParameterProblem;
-    default: return std::nullopt;
+    case 1:
+      return ErrorReason::kDestUnreachable;
+    case 2:
+      return ErrorReason::kPacketTooBig;
+    case 3:
+      return ErrorReason::kTtlExpired;
+    case 4:
+      return ErrorReason::kParameterProblem;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -172,7 +182,8 @@ SendResult IcmpSocket::send(const EchoRequest& r) {
   sockaddr_storage dst;
   const socklen_t dst_len = toSockaddr(r.target, dst);
   iovec iov{p, len};
-  alignas(cmsghdr) std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo)) + 3 * CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr)
+      std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo)) + 3 * CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
   msg.msg_name = &dst;
   msg.msg_namelen = dst_len;
@@ -233,8 +244,7 @@ SendResult IcmpSocket::send(const EchoRequest& r) {
 }
 
 void IcmpSocket::drain(const std::function<void(const EchoReply&)>& on_reply,
-                       const std::function<void(const IcmpErrorReport&)>& on_error,
-                       TimePoint now) {
+                       const std::function<void(const IcmpErrorReport&)>& on_error, TimePoint now) {
   readPackets(on_reply, on_error, now);
   if (kind_ == Kind::kDatagram) readErrorQueue(on_error);
 }

@@ -8,12 +8,12 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
-#include <vector>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "icmp_socket.h"
 #include "netlink_watcher.h"
@@ -83,7 +83,8 @@ class PosixMonitor final : public Monitor {
     timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     wake_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!epoll_ || !timer_ || !wake_)
-      throw std::runtime_error(std::string("cannot create the probe loop: ") + std::strerror(errno));
+      throw std::runtime_error(std::string("cannot create the probe loop: ") +
+                               std::strerror(errno));
     watch(timer_.get());
     watch(wake_.get());
     watch(netlink_.fd());
@@ -177,8 +178,9 @@ class PosixMonitor final : public Monitor {
           IcmpSocket* s = transport_.find(fd);
           if (!s) continue;
           const Family fam = s->family();
-          s->drain(on_reply, [this, fam](const IcmpErrorReport& e) { core_.onError(fam, e); },
-                  clock_.now());
+          s->drain(
+              on_reply, [this, fam](const IcmpErrorReport& e) { core_.onError(fam, e); },
+              clock_.now());
         }
       }
       core_.runDue();
