@@ -1,7 +1,9 @@
 #include "reachmon/config/loader.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -431,7 +433,7 @@ LoadResult loadConfigFile(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     LoadResult r;
-    r.errors.push_back({file.string(), "cannot read the file"});
+    r.errors.push_back({"", std::string("cannot read the file: ") + std::strerror(errno)});
     return r;
   }
   std::ostringstream buf;

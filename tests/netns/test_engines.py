@@ -8,7 +8,9 @@ a namespace of its own probing its loopback:
 Usage: test_engines.py REACHMON_BINARY WORKDIR
 """
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
@@ -61,9 +63,11 @@ def main():
     require_root()
     binary, work = sys.argv[1:3]
     os.makedirs(work, exist_ok=True)
-    os.chmod(work, 0o755)
     t = TestRun("engines")
-    cfg = os.path.join(work, "engines.json")
+    # The unprivileged runs must reach the config: a world-readable file in a fresh directory.
+    shared = tempfile.mkdtemp(prefix="reachmon-engines-")
+    os.chmod(shared, 0o755)
+    cfg = os.path.join(shared, "engines.json")
     port = 9643
     write_config(cfg, port)
 
@@ -77,6 +81,7 @@ def main():
         out = r.stdout + r.stderr
         t.check("unprivileged without ping sockets: exit 1 naming net.ipv4.ping_group_range",
                 r.returncode == 1 and "net.ipv4.ping_group_range" in out and "CAP_NET_RAW" in out, out)
+    shutil.rmtree(shared, ignore_errors=True)
     return t.close()
 
 

@@ -12,11 +12,12 @@
 namespace reachmon::config {
 
 // One problem in a config file: `where` is a JSON path such as `$.targets[1].interval`
-// (or `line 3, column 7` for syntax errors), `message` says what is wrong.
+// (or `line 3, column 7` for syntax errors, or empty for the file as a whole), `message` says
+// what is wrong.
 struct ConfigError {
   std::string where;
   std::string message;
-  std::string str() const { return where + ": " + message; }
+  std::string str() const { return where.empty() ? message : where + ": " + message; }
 };
 
 struct LoadResult {
