@@ -37,6 +37,12 @@ def config(port, t_interval="200ms"):
             {"name": "marked", "host": "192.0.2.12", "sources": ["isp-a"], "ttl": 33, "tos": 32},
             {"name": "unreach", "host": "198.51.100.99", "sources": ["isp-a"]},
             {"name": "far", "host": "198.51.100.50", "sources": ["isp-b"], "ttl": 1},
+            # 2000 data bytes exceed the 1500-byte MTU: fragmented without DF, refused with it.
+            {"name": "big", "host": "192.0.2.13", "sources": ["isp-a"], "payload_size": 2000},
+            {"name": "big-df", "host": "192.0.2.10", "sources": ["isp-a"], "payload_size": 2000,
+             "dont_fragment": True},
+            {"name": "big-df6", "host": "2001:db8::10", "sources": ["isp-a-v6"],
+             "payload_size": 2000, "dont_fragment": True},
         ],
     }
 
@@ -96,6 +102,12 @@ def main():
             err = m.get("reachmon_probe_errors_total", source="isp-b", target="far",
                         reason="ttl_expired")
             t.check(f"ttl_expired counted ({err:.0f} of {sent:.0f} sent)", sent >= 10 and err >= sent - 1)
+            t.check("without DF a 2000-byte probe is fragmented and answered",
+                    m.get("reachmon_probes_replied_total", source="isp-a", target="big") >= 10)
+            for src, tgt in (("isp-a", "big-df"), ("isp-a-v6", "big-df6")):
+                t.check(f"with DF the oversized {tgt} probe is refused at send, not sent",
+                        m.get("reachmon_probes_sent_total", source=src, target=tgt) == 0 and
+                        m.get("reachmon_probe_errors_total", source=src, target=tgt, reason="send_failed") >= 10)
             truth_a = read_json(stats_a)
             marked = truth_a.get("10.71.1.2>192.0.2.12", {})
             t.check("configured TTL 33 and TOS 32 reach the target",

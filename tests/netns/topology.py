@@ -5,7 +5,7 @@
     b0 10.71.2.2/24 fd71:2::2/64  <->                            b1 10.71.2.1 fd71:2::1
     policy routing: from 10.71.1.2 -> table 101 (via A), from 10.71.2.2 -> table 102 (via B)
 
-Both upstreams carry the same target addresses on lo (192.0.2.10-12, 2001:db8::10-11), have
+Both upstreams carry the same target addresses on lo (192.0.2.10-13, 2001:db8::10-11), have
 kernel echo replies disabled (the test's icmp_responder answers instead; it answers 198.51.100.99
 with "host unreachable", which the kernel would rate-limit), forward packets, and route
 198.51.100.50 back to the monitor (so TTL-1 probes expire there).
@@ -62,7 +62,7 @@ class Topology:
                                          (up, dev_u, mac_m, f"10.71.{i}.2", f"fd71:{i}::2")):
                 for addr in (v4, v6):
                     sh(f"ip -n {ns} neigh replace {addr} lladdr {mac} dev {dev} nud permanent")
-            for addr in ("192.0.2.10/32", "192.0.2.11/32", "192.0.2.12/32", "198.51.100.99/32"):
+            for addr in ("192.0.2.10/32", "192.0.2.11/32", "192.0.2.12/32", "192.0.2.13/32", "198.51.100.99/32"):
                 sh(f"ip -n {up} addr add {addr} dev lo")
             for addr in ("2001:db8::10/128", "2001:db8::11/128"):
                 sh(f"ip -n {up} addr add {addr} dev lo nodad")

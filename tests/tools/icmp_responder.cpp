@@ -110,6 +110,8 @@ class Responder {
       std::exit(1);
     }
     const int one = 1;
+    const int dont = IP_PMTUDISC_DONT;  // answer big requests with fragmented replies
+    ::setsockopt(fd4_, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont);
     ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
     ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
     ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
