@@ -397,6 +397,67 @@ class Validator {
   std::vector<ConfigError> errors_;
 };
 
+// Finds keys that appear twice in one object: plain JSON parsing keeps the last one silently.
+class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
+ public:
+  std::vector<ConfigError> errors;
+
+  bool null() override { return element(); }
+  bool boolean(bool) override { return element(); }
+  bool number_integer(number_integer_t) override { return element(); }
+  bool number_unsigned(number_unsigned_t) override { return element(); }
+  bool number_float(number_float_t, const string_t&) override { return element(); }
+  bool string(string_t&) override { return element(); }
+  bool binary(binary_t&) override { return element(); }
+  bool start_object(std::size_t) override {
+    element();
+    frames_.push_back({false, -1, "", {}});
+    return true;
+  }
+  bool key(string_t& k) override {
+    Frame& f = frames_.back();
+    if (!f.keys.insert(k).second)
+      errors.push_back({pathOfTop() + "." + k, "duplicate key: remove all but one"});
+    f.key = k;
+    return true;
+  }
+  bool end_object() override { return pop(); }
+  bool start_array(std::size_t) override {
+    element();
+    frames_.push_back({true, -1, "", {}});
+    return true;
+  }
+  bool end_array() override { return pop(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    long index;
+    std::string key;
+    std::set<std::string> keys;
+  };
+  bool element() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+    return true;
+  }
+  bool pop() {
+    frames_.pop_back();
+    return true;
+  }
+  std::string pathOfTop() const {
+    std::string p = "$";
+    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
+      const Frame& f = frames_[i];
+      p += f.array ? "[" + std::to_string(f.index) + "]" : "." + f.key;
+    }
+    return p;
+  }
+  std::vector<Frame> frames_;
+};
+
 ConfigError syntaxError(std::string_view text, const json::parse_error& e) {
   std::size_t line = 1, col = 1;
   std::size_t end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
@@ -426,7 +487,14 @@ LoadResult parseConfig(std::string_view text) {
     r.errors.push_back(syntaxError(text, e));
     return r;
   }
-  return Validator().run(root);
+  DuplicateKeyFinder duplicates;
+  json::sax_parse(text.begin(), text.end(), &duplicates);
+  LoadResult result = Validator().run(root);
+  if (!duplicates.errors.empty()) {
+    result.errors.insert(result.errors.begin(), duplicates.errors.begin(), duplicates.errors.end());
+    result.config.reset();
+  }
+  return result;
 }
 
 LoadResult loadConfigFile(const std::filesystem::path& file) {

@@ -43,6 +43,11 @@ class FnHandler final : public CivetHandler {
 
 HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
     : handlers_(std::move(handlers)) {
+  constexpr unsigned kCivetIpv6 = 8;
+  if (!listen.empty() && listen.front() == '[' && mg_check_feature(kCivetIpv6) == 0)
+    throw std::runtime_error("cannot listen on " + listen +
+                             ": this build's HTTP server (civetweb) has no IPv6 support; use an "
+                             "IPv4 address such as \"127.0.0.1:9643\"");
   std::vector<std::string> options = {"listening_ports",    listen, "num_threads", "4",
                                       "request_timeout_ms", "10000"};
   try {

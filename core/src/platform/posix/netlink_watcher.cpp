@@ -4,6 +4,8 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 namespace reachmon::core::posix {
 
 NetlinkWatcher::NetlinkWatcher() {
@@ -19,7 +21,16 @@ NetlinkWatcher::NetlinkWatcher() {
 bool NetlinkWatcher::drain() {
   bool any = false;
   char buf[8192];
-  while (fd_ && ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) any = true;
+  while (fd_) {
+    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      any = true;
+    } else {
+      // ENOBUFS: notifications were lost, so something changed that we did not see.
+      if (n < 0 && errno == ENOBUFS) any = true;
+      break;
+    }
+  }
   return any;
 }
 
