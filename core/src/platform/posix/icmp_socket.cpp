@@ -61,6 +61,34 @@ std::string openError(Family family, int dgram_errno, int raw_errno, bool allow_
   return msg;
 }
 
+// recvmsg() arguments for one datagram: its address, data and control buffers.
+struct RecvMsg {
+  sockaddr_storage name{};
+  iovec iov{};
+  alignas(cmsghdr) std::uint8_t control[512];
+  msghdr msg{};
+  RecvMsg(void* data, std::size_t len) : iov{data, len} {
+    msg.msg_name = &name;
+    msg.msg_namelen = sizeof name;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  RecvMsg(const RecvMsg&) = delete;
+  RecvMsg& operator=(const RecvMsg&) = delete;
+  const sockaddr* address() const { return reinterpret_cast<const sockaddr*>(&name); }
+};
+
+// Appends one control message to `msg`; `c` is the next free header, advanced past it.
+void addControl(msghdr& msg, cmsghdr*& c, int level, int type, const void* data, std::size_t len) {
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  std::memcpy(CMSG_DATA(c), data, len);
+  c = CMSG_NXTHDR(&msg, c);
+}
+
 }  // namespace
 
 std::uint16_t icmpChecksum(const std::uint8_t* data, std::size_t len) {
@@ -192,42 +220,28 @@ SendResult IcmpSocket::send(const EchoRequest& r) {
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  auto addInt = [&](int level, int type, int value) {
-    c->cmsg_level = level;
-    c->cmsg_type = type;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &value, sizeof value);
-    c = CMSG_NXTHDR(&msg, c);
-  };
   std::size_t used = 0;
+  const int ttl = r.options.ttl, tos = r.options.tos, df = r.options.dont_fragment ? 1 : 0;
   if (v4) {
     in_pktinfo info{};
     std::memcpy(&info.ipi_spec_dst, r.source.bytes.data(), 4);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    std::memcpy(CMSG_DATA(c), &info, sizeof info);
-    c = CMSG_NXTHDR(&msg, c);
-    addInt(IPPROTO_IP, IP_TTL, r.options.ttl);
-    addInt(IPPROTO_IP, IP_TOS, r.options.tos);
+    addControl(msg, c, IPPROTO_IP, IP_PKTINFO, &info, sizeof info);
+    addControl(msg, c, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    addControl(msg, c, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     used = CMSG_SPACE(sizeof info) + 2 * CMSG_SPACE(sizeof(int));
-    const int df = r.options.dont_fragment ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
-    if (df != current_df_) {
-      setOpt(fd_.get(), IPPROTO_IP, IP_MTU_DISCOVER, df);
-      current_df_ = df;
+    const int pmtu = df ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;  // no per-packet form exists
+    if (pmtu != current_df_) {
+      setOpt(fd_.get(), IPPROTO_IP, IP_MTU_DISCOVER, pmtu);
+      current_df_ = pmtu;
     }
   } else {
     in6_pktinfo info{};
     std::memcpy(&info.ipi6_addr, r.source.bytes.data(), 16);
     info.ipi6_ifindex = r.source.scope_id;
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    std::memcpy(CMSG_DATA(c), &info, sizeof info);
-    c = CMSG_NXTHDR(&msg, c);
-    addInt(IPPROTO_IPV6, IPV6_HOPLIMIT, r.options.ttl);
-    addInt(IPPROTO_IPV6, IPV6_TCLASS, r.options.tos);
-    addInt(IPPROTO_IPV6, IPV6_DONTFRAG, r.options.dont_fragment ? 1 : 0);
+    addControl(msg, c, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof info);
+    addControl(msg, c, IPPROTO_IPV6, IPV6_HOPLIMIT, &ttl, sizeof ttl);
+    addControl(msg, c, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    addControl(msg, c, IPPROTO_IPV6, IPV6_DONTFRAG, &df, sizeof df);
     used = CMSG_SPACE(sizeof info) + 3 * CMSG_SPACE(sizeof(int));
   }
   msg.msg_controllen = used;
@@ -254,22 +268,14 @@ void IcmpSocket::readPackets(const std::function<void(const EchoReply&)>& on_rep
                              TimePoint now) {
   const bool v4 = family_ == Family::kIpv4;
   for (;;) {
-    sockaddr_storage from{};
-    iovec iov{buffer_.data(), buffer_.size()};
-    alignas(cmsghdr) std::uint8_t control[512];
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    RecvMsg rm(buffer_.data(), buffer_.size());
+    msghdr& msg = rm.msg;
     const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN: drained; other errors surface again through epoll
 
     EchoReply reply;
     reply.received = now;
-    if (!fromSockaddr(reinterpret_cast<sockaddr*>(&from), reply.from)) continue;
+    if (!fromSockaddr(rm.address(), reply.from)) continue;
     reply.from.scope_id = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -316,17 +322,9 @@ void IcmpSocket::readPackets(const std::function<void(const EchoReply&)>& on_rep
 
 void IcmpSocket::readErrorQueue(const std::function<void(const IcmpErrorReport&)>& on_error) {
   for (;;) {
-    sockaddr_storage original{};
     std::uint8_t data[64];
-    iovec iov{data, sizeof data};
-    alignas(cmsghdr) std::uint8_t control[512];
-    msghdr msg{};
-    msg.msg_name = &original;
-    msg.msg_namelen = sizeof original;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    RecvMsg rm(data, sizeof data);
+    msghdr& msg = rm.msg;
     const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
     if (n < 0) return;
     if (static_cast<std::size_t>(n) < kIcmpHeader) continue;
@@ -339,8 +337,7 @@ void IcmpSocket::readErrorQueue(const std::function<void(const IcmpErrorReport&)
       if (err.ee_origin != SO_EE_ORIGIN_ICMP && err.ee_origin != SO_EE_ORIGIN_ICMP6) continue;
       auto reason = icmpErrorReason(family_, err.ee_type, err.ee_code);
       IcmpErrorReport report;
-      if (!reason || !fromSockaddr(reinterpret_cast<sockaddr*>(&original), report.original_target))
-        continue;
+      if (!reason || !fromSockaddr(rm.address(), report.original_target)) continue;
       report.original_target.scope_id = 0;
       report.reason = *reason;
       report.sequence = readBe16(data + 6);  // the quoted echo request's header
