@@ -149,6 +149,16 @@ def main():
     t.check(f"SIGTERM stops within 1 s ({elapsed:.2f} s) with exit code 0", rc == 0 and elapsed < 1.0,
             rm.read_log()[-500:])
 
+    # SIGINT (Ctrl-C in a terminal) stops it the same way.
+    rm = Reachmon(binary, cfg, port)
+    rm.wait_ready()
+    start = time.monotonic()
+    rm.proc.send_signal(signal.SIGINT)
+    rc = rm.proc.wait(5)
+    elapsed = time.monotonic() - start
+    rm.stop()
+    t.check(f"SIGINT stops within 1 s ({elapsed:.2f} s) with exit code 0", rc == 0 and elapsed < 1.0)
+
     # An invalid config at start-up: exit 1 and every error in the log.
     bad = os.path.join(work, "bad.json")
     write_json(bad, {"sources": [], "targets": [], "listen": "nowhere"})
