@@ -248,7 +248,7 @@ TEST_CASE("Sources: a source without its address reports source_unavailable, the
 
 TEST_CASE("Sources: an interface source follows its interface's address", "[sources]") {
   core::SourceSpec spec{"wan", core::Family::kIpv4, std::nullopt, "eth0"};
-  core::InterfaceInfo eth0{"eth0", 2, true, {ip("fe80::1"), ip("10.0.0.5")}};
+  core::InterfaceInfo eth0{"eth0", 2, true, {ip("fe80::1"), ip("10.0.0.5")}, 0, ""};
   CHECK(core::pickSourceAddress(spec, {eth0}) == ip("10.0.0.5"));
   spec.interface = "2";
   CHECK(core::pickSourceAddress(spec, {eth0}) == ip("10.0.0.5"));
@@ -258,6 +258,34 @@ TEST_CASE("Sources: an interface source follows its interface's address", "[sour
   CHECK(core::pickSourceAddress(spec, {eth0}) == ip("2001:db8::5"));  // global preferred
   eth0.up = false;
   CHECK_FALSE(core::pickSourceAddress(spec, {eth0}).has_value());
+}
+
+TEST_CASE("Sources: Windows interfaces are found by alias, index, LUID or GUID", "[sources]") {
+  core::InterfaceInfo nic{"Ethernet 2",
+                          12,
+                          true,
+                          {ip("192.0.2.9")},
+                          0x0006000000000000ULL,
+                          "{4D36E972-E325-11CE-BFC1-08002BE10318}"};
+  core::InterfaceInfo other{"Wi-Fi",
+                            7,
+                            true,
+                            {ip("192.0.2.77")},
+                            0x0047000000000001ULL,
+                            "{11111111-2222-3333-4444-555555555555}"};
+  core::SourceSpec spec{"wan", core::Family::kIpv4, std::nullopt, ""};
+  for (const char* name :
+       {"Ethernet 2", "12", "0x0006000000000000", "0X6000000000000",
+        "{4D36E972-E325-11CE-BFC1-08002BE10318}", "4d36e972-e325-11ce-bfc1-08002be10318"}) {
+    spec.interface = name;
+    INFO(name);
+    CHECK(core::pickSourceAddress(spec, {other, nic}) == ip("192.0.2.9"));
+  }
+  for (const char* name : {"ethernet 2", "13", "0x1", "{4D36E972-E325-11CE-BFC1-08002BE10319}"}) {
+    spec.interface = name;
+    INFO(name);
+    CHECK_FALSE(core::pickSourceAddress(spec, {other, nic}).has_value());
+  }
 }
 
 TEST_CASE("Errors: send failures are counted by kind", "[probe]") {

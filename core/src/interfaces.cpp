@@ -1,16 +1,36 @@
 #include "reachmon/core/interfaces.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <string_view>
 
 namespace reachmon::core {
 namespace {
 
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+template <typename T>
+bool parseWhole(std::string_view text, T& out, int base = 10) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+  return !text.empty() && ec == std::errc() && p == text.data() + text.size();
+}
+
 bool matchesInterface(const InterfaceInfo& ifc, const std::string& wanted) {
   if (ifc.name == wanted) return true;
   std::uint32_t index = 0;
-  auto [p, ec] = std::from_chars(wanted.data(), wanted.data() + wanted.size(), index);
-  return ec == std::errc() && p == wanted.data() + wanted.size() && index == ifc.index;
+  if (parseWhole(wanted, index)) return index == ifc.index;
+  std::uint64_t luid = 0;
+  if (wanted.size() > 2 && lower(wanted.substr(0, 2)) == "0x" &&
+      parseWhole(std::string_view(wanted).substr(2), luid, 16))
+    return ifc.luid != 0 && luid == ifc.luid;
+  if (ifc.guid.empty()) return false;
+  std::string guid = lower(wanted);
+  if (guid.front() != '{') guid = "{" + guid + "}";
+  return guid == lower(ifc.guid);
 }
 
 }  // namespace

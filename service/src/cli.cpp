@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -69,7 +70,10 @@ int checkConfig(const std::vector<std::string>& args) {
 
 int interfaces() {
   for (const auto& ifc : core::listInterfaces()) {
-    std::cout << ifc.name << "  index " << ifc.index << "  " << (ifc.up ? "up" : "down") << "\n";
+    std::cout << ifc.name << "  index " << ifc.index << "  " << (ifc.up ? "up" : "down");
+    if (ifc.luid) std::cout << fmt::format("  luid 0x{:016x}", ifc.luid);
+    if (!ifc.guid.empty()) std::cout << "  guid " << ifc.guid;
+    std::cout << "\n";
     for (const auto& a : ifc.addresses)
       std::cout << "    " << core::familyName(a.family) << "  " << core::formatIpAddress(a) << "\n";
   }

@@ -65,7 +65,7 @@ class FakeTransport final : public core::Transport {
 inline core::IpAddress ip(const char* text) { return *core::parseIpAddress(text); }
 
 inline std::vector<core::InterfaceInfo> interfacesWith(std::vector<core::IpAddress> addresses) {
-  return {core::InterfaceInfo{"eth0", 2, true, std::move(addresses)}};
+  return {core::InterfaceInfo{"eth0", 2, true, std::move(addresses), 0, ""}};
 }
 
 }  // namespace reachmon::test

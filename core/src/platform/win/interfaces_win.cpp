@@ -1,0 +1,49 @@
+#include <cstring>
+#include <vector>
+
+#include "reachmon/core/interfaces.h"
+#include "win.h"
+
+namespace reachmon::core {
+
+std::vector<InterfaceInfo> listInterfaces() {
+  std::vector<InterfaceInfo> out;
+  ULONG size = 16 * 1024;
+  std::vector<unsigned char> buf;
+  ULONG rc = ERROR_BUFFER_OVERFLOW;
+  for (int attempt = 0; attempt < 4 && rc == ERROR_BUFFER_OVERFLOW; ++attempt) {
+    buf.resize(size);
+    rc = GetAdaptersAddresses(
+        AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER,
+        nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buf.data()), &size);
+  }
+  if (rc != NO_ERROR) return out;
+  for (auto* a = reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buf.data()); a; a = a->Next) {
+    InterfaceInfo info;
+    info.name = win::toUtf8(a->FriendlyName);
+    info.index = a->IfIndex ? a->IfIndex : a->Ipv6IfIndex;
+    info.up = a->OperStatus == IfOperStatusUp;
+    info.luid = a->Luid.Value;
+    info.guid = a->AdapterName ? a->AdapterName : "";
+    for (auto* u = a->FirstUnicastAddress; u; u = u->Next) {
+      const sockaddr* sa = u->Address.lpSockaddr;
+      IpAddress ip;
+      if (sa->sa_family == AF_INET) {
+        ip.family = Family::kIpv4;
+        std::memcpy(ip.bytes.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+      } else if (sa->sa_family == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        ip.family = Family::kIpv6;
+        std::memcpy(ip.bytes.data(), &sin6->sin6_addr, 16);
+        ip.scope_id = sin6->sin6_scope_id;
+      } else {
+        continue;
+      }
+      info.addresses.push_back(ip);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace reachmon::core

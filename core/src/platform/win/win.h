@@ -1,0 +1,52 @@
+// The one place that includes the Windows SDK headers for the engine, in the order they need.
+#pragma once
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+// clang-format off
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+#include <winternl.h>  // IO_STATUS_BLOCK, PIO_APC_ROUTINE
+#define PIO_APC_ROUTINE_DEFINED  // icmpapi.h: declare ApcRoutine parameters as PIO_APC_ROUTINE
+#include <iphlpapi.h>
+#include <icmpapi.h>
+// clang-format on
+
+#include <string>
+
+// libiphlpapi.a exports IcmpSendEcho2Ex but MinGW's icmpapi.h does not declare it.
+extern "C" DWORD WINAPI IcmpSendEcho2Ex(HANDLE IcmpHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine,
+                                        PVOID ApcContext, IPAddr SourceAddress,
+                                        IPAddr DestinationAddress, LPVOID RequestData,
+                                        WORD RequestSize, PIP_OPTION_INFORMATION RequestOptions,
+                                        LPVOID ReplyBuffer, DWORD ReplySize, DWORD Timeout);
+
+namespace reachmon::core::win {
+
+// ICMPV6_ECHO_REPLY as the Windows SDK defines it (MinGW lacks it): the address is packed.
+#pragma pack(push, 1)
+struct Ipv6AddressEx {
+  USHORT sin6_port;
+  ULONG sin6_flowinfo;
+  USHORT sin6_addr[8];
+  ULONG sin6_scope_id;
+};
+#pragma pack(pop)
+struct Icmpv6EchoReply {
+  Ipv6AddressEx Address;
+  ULONG Status;
+  unsigned int RoundTripTime;
+};
+static_assert(sizeof(Ipv6AddressEx) == 26 && sizeof(Icmpv6EchoReply) == 36);
+
+std::string toUtf8(const wchar_t* wide);
+std::wstring toWide(const std::string& utf8);
+// "message (code N)" for a Win32 or Winsock error code.
+std::string errorText(DWORD code);
+
+}  // namespace reachmon::core::win
