@@ -20,3 +20,5 @@ reachmon_header_only(Catch2::Catch2)
 reachmon_header_only(spdlog::spdlog)
 # Debian's spdlog uses the external fmt; both are used header-only here.
 set_property(TARGET spdlog::spdlog PROPERTY INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
+# The static civetweb needs Winsock after it on the link line.
+set_property(TARGET civetweb::civetweb APPEND PROPERTY INTERFACE_LINK_LIBRARIES ws2_32)

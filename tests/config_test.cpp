@@ -48,7 +48,7 @@ TEST_CASE("Config: the product example is valid and defaults apply per target", 
   const auto& c = *r.config;
   CHECK(c.listen == "127.0.0.1:9643");
   REQUIRE(c.sources.size() == 3);
-  CHECK(c.sources[0].interface == "Ethernet 2");
+  CHECK(c.sources[0].interface_name == "Ethernet 2");
   CHECK(c.sources[0].family == core::Family::kIpv4);
   CHECK(c.sources[1].address == core::parseIpAddress("198.51.100.7"));
   CHECK(c.sources[2].family == core::Family::kIpv6);
@@ -109,5 +109,5 @@ TEST_CASE("PathPlan: every target is probed from every source of its family unle
   CHECK(set.paths[3].source == "b");
   CHECK(set.paths[3].labels == core::Labels{{"a", "2"}, {"z", "1"}});
   REQUIRE(set.sources.size() == 3);
-  CHECK(set.sources[1].interface == "lo");
+  CHECK(set.sources[1].interface_name == "lo");
 }

@@ -250,7 +250,7 @@ TEST_CASE("Sources: an interface source follows its interface's address", "[sour
   core::SourceSpec spec{"wan", core::Family::kIpv4, std::nullopt, "eth0"};
   core::InterfaceInfo eth0{"eth0", 2, true, {ip("fe80::1"), ip("10.0.0.5")}, 0, ""};
   CHECK(core::pickSourceAddress(spec, {eth0}) == ip("10.0.0.5"));
-  spec.interface = "2";
+  spec.interface_name = "2";
   CHECK(core::pickSourceAddress(spec, {eth0}) == ip("10.0.0.5"));
   spec.family = core::Family::kIpv6;
   CHECK(core::pickSourceAddress(spec, {eth0}) == ip("fe80::1"));
@@ -277,12 +277,12 @@ TEST_CASE("Sources: Windows interfaces are found by alias, index, LUID or GUID",
   for (const char* name :
        {"Ethernet 2", "12", "0x0006000000000000", "0X6000000000000",
         "{4D36E972-E325-11CE-BFC1-08002BE10318}", "4d36e972-e325-11ce-bfc1-08002be10318"}) {
-    spec.interface = name;
+    spec.interface_name = name;
     INFO(name);
     CHECK(core::pickSourceAddress(spec, {other, nic}) == ip("192.0.2.9"));
   }
   for (const char* name : {"ethernet 2", "13", "0x1", "{4D36E972-E325-11CE-BFC1-08002BE10319}"}) {
-    spec.interface = name;
+    spec.interface_name = name;
     INFO(name);
     CHECK_FALSE(core::pickSourceAddress(spec, {other, nic}).has_value());
   }

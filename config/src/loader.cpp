@@ -295,7 +295,7 @@ class Validator {
           error(path + ".interface", "empty interface name");
           ok = false;
         }
-        src.interface = text;
+        src.interface_name = text;
         src.family = family.value_or(Family::kIpv4);
       }
       if (ok) cfg.sources.push_back(std::move(src));

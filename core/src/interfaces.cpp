@@ -47,9 +47,9 @@ std::optional<IpAddress> pickSourceAddress(const SourceSpec& source,
     }
     return std::nullopt;
   }
-  if (!source.interface) return std::nullopt;
+  if (!source.interface_name) return std::nullopt;
   for (const auto& ifc : interfaces) {
-    if (!matchesInterface(ifc, *source.interface) || !ifc.up) continue;
+    if (!matchesInterface(ifc, *source.interface_name) || !ifc.up) continue;
     std::optional<IpAddress> link_local;
     for (const auto& a : ifc.addresses) {
       if (a.family != source.family) continue;

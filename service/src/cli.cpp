@@ -18,14 +18,13 @@
 namespace reachmon::service {
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/reachmon/reachmon.json";
-
 constexpr const char* kHelp = R"(reachmon - per-source reachability, latency and loss for Prometheus
 
 Usage:
   reachmon run [--config FILE] [--log-level LEVEL]
-      Probe in the foreground until SIGTERM/SIGINT; SIGHUP, POST /-/reload or an edit of the
-      config file reloads it. Default config: /etc/reachmon/reachmon.json.
+      Probe in the foreground (or as the Windows service) until stopped; SIGHUP, a service
+      PARAMCHANGE, POST /-/reload or an edit of the config file reloads it.
+      Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%eachmoneachmon.json).
   reachmon check-config FILE
       Validate FILE and print every error with its JSON path. Exit 0 if valid, 1 if not.
   reachmon interfaces
@@ -33,6 +32,9 @@ Usage:
   reachmon probe --source S --target T [--count N] [--interval D] [--timeout D]
       One-off probes from source S (an address or an interface) to target T, like `ping -S`.
   reachmon --version | --help
+)";
+
+constexpr const char* kHelpEnd = R"(
 
 LEVEL is one of trace, debug, info, warn, error (default info). Durations look like 250ms, 1s.
 Documentation: docs/config.md, docs/metrics.md.
@@ -81,16 +83,18 @@ int interfaces() {
 }
 
 int run(const std::vector<std::string>& args) {
-  std::map<std::string, std::string> opts = {{"--config", kDefaultConfig}, {"--log-level", "info"}};
+  std::map<std::string, std::string> opts = {{"--config", defaultConfigPath()},
+                                             {"--log-level", "info"}};
   if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
   const auto level = spdlog::level::from_str(opts["--log-level"]);
   if (level == spdlog::level::off && opts["--log-level"] != "off")
     return usageError("unknown log level '" + opts["--log-level"] + "'");
+  setupRunLogging();
   spdlog::set_level(level);
   Control control;
-  return runHosted(control, [&] {
+  return runHosted(control, [&](const std::function<void()>& ready) {
     try {
-      App app({opts["--config"], "linux", nullptr});
+      App app({opts["--config"], kPlatform, [&](int) { ready(); }});
       app.run(control);
       return 0;
     } catch (const std::exception& e) {
@@ -107,7 +111,7 @@ int runCli(const std::vector<std::string>& args) {
   if (args.empty()) return usageError("no command given");
   const std::string& cmd = args[0];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << kHelp;
+    std::cout << kHelp << platformHelp() << kHelpEnd;
     return 0;
   }
   if (cmd == "--version") {
@@ -117,6 +121,7 @@ int runCli(const std::vector<std::string>& args) {
   if (cmd == "run") return run(args);
   if (cmd == "check-config") return checkConfig(args);
   if (cmd == "interfaces") return interfaces();
+  if (auto rc = runPlatformCommand(args)) return *rc;
   if (cmd == "probe") {
     std::map<std::string, std::string> opts = {{"--source", ""},
                                                {"--target", ""},

@@ -1,13 +1,31 @@
-// What the operating system's service host provides to the CLI.
+// What the operating system's service host provides to the CLI (service/src/posix, src/win).
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "control.h"
 
 namespace reachmon::service {
 
-// Routes stop and reload requests from the OS (signals, SCM) into `control` while `body` runs.
-int runHosted(Control& control, const std::function<int()>& body);
+// The body of `reachmon run`; it calls `ready` once it probes and serves HTTP.
+using ServiceBody = std::function<int(const std::function<void()>& ready)>;
+
+// Runs `body`, routing the OS's stop and reload requests (signals, Ctrl-C, the SCM) into
+// `control`, and reporting readiness and exit to the OS where it wants to know.
+int runHosted(Control& control, const ServiceBody& body);
+
+// Logging for `reachmon run`: stderr everywhere; on Windows also the Event Log (source
+// "reachmon") and a rotating file under %ProgramData%\reachmon\logs.
+void setupRunLogging();
+
+// /etc/reachmon/reachmon.json, or %ProgramData%\reachmon\reachmon.json on Windows.
+std::string defaultConfigPath();
+
+// Commands only this platform has (Windows: install, uninstall), with their --help text.
+std::optional<int> runPlatformCommand(const std::vector<std::string>& args);
+std::string platformHelp();
 
 }  // namespace reachmon::service

@@ -11,7 +11,7 @@ namespace reachmon::service {
 core::PathSet buildPathSet(const config::Config& cfg, const ResolvedHosts& resolved) {
   core::PathSet set;
   for (const auto& s : cfg.sources)
-    set.sources.push_back({s.name, s.family, s.address, s.interface});
+    set.sources.push_back({s.name, s.family, s.address, s.interface_name});
   for (const auto& t : cfg.targets) {
     std::optional<core::IpAddress> address = t.literal;
     if (!address) {

@@ -45,7 +45,7 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
     src.address = a;
     src.family = a->family;
   } else {
-    src.interface = source;
+    src.interface_name = source;
     src.family = target_address ? target_address->family : core::Family::kIpv4;
   }
   if (!target_address) {

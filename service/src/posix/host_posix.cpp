@@ -9,7 +9,7 @@
 
 namespace reachmon::service {
 
-int runHosted(Control& control, const std::function<int()>& body) {
+int runHosted(Control& control, const ServiceBody& body) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -29,10 +29,18 @@ int runHosted(Control& control, const std::function<int()>& body) {
       }
     }
   });
-  const int rc = body();
+  const int rc = body([] {});
   pthread_kill(waiter.native_handle(), SIGUSR1);
   waiter.join();
   return rc;
 }
+
+void setupRunLogging() {}  // stderr: journald adds time and unit
+
+std::string defaultConfigPath() { return "/etc/reachmon/reachmon.json"; }
+
+std::optional<int> runPlatformCommand(const std::vector<std::string>&) { return std::nullopt; }
+
+std::string platformHelp() { return ""; }
 
 }  // namespace reachmon::service

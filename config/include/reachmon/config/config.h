@@ -29,7 +29,7 @@ struct Source {
   std::string name;
   // Exactly one of address / interface is set.
   std::optional<core::IpAddress> address;
-  std::optional<std::string> interface;
+  std::optional<std::string> interface_name;
   core::Family family = core::Family::kIpv4;
 };
 

@@ -26,8 +26,9 @@ struct ProbeOptions {
 struct SourceSpec {
   std::string name;
   Family family = Family::kIpv4;
-  std::optional<IpAddress> address;      // a fixed address that must be present on the host
-  std::optional<std::string> interface;  // or: an interface name or index, followed for changes
+  std::optional<IpAddress> address;  // a fixed address that must be present on the host
+  std::optional<std::string>
+      interface_name;  // or: an interface name or index, followed for changes
   bool operator==(const SourceSpec&) const = default;
 };
 

@@ -1,0 +1,205 @@
+#include "icmp_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace reachmon::core::win {
+
+// One echo request and the buffers Windows writes into until its APC has run. Owned by the
+// engine's pool; handed to the API as the APC context and released exactly once, by complete().
+struct IcmpEngine::Request {
+  static constexpr std::uint32_t kAlive = 0x52514c56;  // poisoned when released
+  std::uint32_t magic = 0;
+  IcmpEngine* engine = nullptr;
+  Family family = Family::kIpv4;
+  std::uint16_t sequence = 0;
+  IpAddress target;
+  TimePoint sent{};
+  IP_OPTION_INFORMATION options{};
+  sockaddr_in6 source6{};
+  sockaddr_in6 target6{};
+  std::vector<std::uint8_t> data;   // the payload; must outlive the call
+  std::vector<std::uint8_t> reply;  // reply structure + data + 8 + IO_STATUS_BLOCK (per the docs)
+};
+
+std::optional<ErrorReason> statusReason(ULONG status) {
+  switch (status) {
+    case IP_DEST_NET_UNREACHABLE:
+    case IP_DEST_HOST_UNREACHABLE:
+    case IP_DEST_PROT_UNREACHABLE:  // also IP_DEST_PROHIBITED (IPv6)
+    case IP_DEST_PORT_UNREACHABLE:
+    case IP_DEST_UNREACHABLE:
+      return ErrorReason::kDestUnreachable;
+    case IP_TTL_EXPIRED_TRANSIT:  // also IP_HOP_LIMIT_EXCEEDED
+    case IP_TTL_EXPIRED_REASSEM:
+    case IP_TIME_EXCEEDED:
+      return ErrorReason::kTtlExpired;
+    case IP_PACKET_TOO_BIG:
+      return ErrorReason::kPacketTooBig;
+    case IP_PARAM_PROBLEM:
+    case IP_BAD_HEADER:
+      return ErrorReason::kParameterProblem;
+    default:
+      return std::nullopt;
+  }
+}
+
+IcmpEngine::IcmpEngine(IcmpApi& api, const Clock& clock) : api_(api), clock_(clock) {
+  v4_ = api_.createFile();
+  const DWORD err4 = v4_ == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+  v6_ = api_.create6File();
+  const DWORD err6 = v6_ == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+  if (v4_ == INVALID_HANDLE_VALUE && v6_ == INVALID_HANDLE_VALUE)
+    throw std::runtime_error("cannot open the ICMP helper (IcmpCreateFile): " + errorText(err4));
+  if (v4_ == INVALID_HANDLE_VALUE) spdlog::error("IPv4 probing disabled: {}", errorText(err4));
+  if (v6_ == INVALID_HANDLE_VALUE) spdlog::warn("IPv6 probing disabled: {}", errorText(err6));
+}
+
+IcmpEngine::~IcmpEngine() {
+  if (v4_ != INVALID_HANDLE_VALUE) api_.closeHandle(v4_);
+  if (v6_ != INVALID_HANDLE_VALUE) api_.closeHandle(v6_);
+}
+
+IcmpEngine::Request* IcmpEngine::acquire() {
+  if (free_.empty()) {
+    requests_.push_back(std::make_unique<Request>());
+    free_.push_back(requests_.back().get());
+  }
+  Request* r = free_.back();
+  free_.pop_back();
+  r->magic = Request::kAlive;
+  r->engine = this;
+  return r;
+}
+
+void IcmpEngine::release(Request* r) {
+  r->magic = 0xdeaddead;
+  std::memset(r->data.data(), 0xdd, r->data.size());
+  std::memset(r->reply.data(), 0xdd, r->reply.size());
+  free_.push_back(r);
+}
+
+void IcmpEngine::abandon() {
+  std::size_t leaked = 0;
+  for (auto& r : requests_) {
+    if (r && r->magic == Request::kAlive) {
+      static_cast<void>(r.release());  // never freed: a late APC may still write into it
+      ++leaked;
+    }
+  }
+  spdlog::error("{} ICMP requests never completed; their buffers are left allocated", leaked);
+  in_flight_ = 0;
+}
+
+SendResult IcmpEngine::send(const EchoRequest& req) {
+  const bool v4 = req.target.family == Family::kIpv4;
+  HANDLE h = v4 ? v4_ : v6_;
+  if (h == INVALID_HANDLE_VALUE) return {SendStatus::kFailed, ERROR_NOT_SUPPORTED, 0};
+  Request* r = acquire();
+  r->family = req.target.family;
+  r->sequence = req.sequence;
+  r->target = req.target;
+  r->sent = clock_.now();
+  r->data.assign(req.payload.begin(), req.payload.end());
+  r->options = {};
+  r->options.Ttl = req.options.ttl;
+  r->options.Tos = req.options.tos;
+  r->options.Flags = req.options.dont_fragment ? IP_FLAG_DF : 0;
+  const std::size_t reply_struct = v4 ? sizeof(ICMP_ECHO_REPLY) : sizeof(Icmpv6EchoReply);
+  r->reply.assign(reply_struct + r->data.size() + 8 + sizeof(IO_STATUS_BLOCK), 0);
+  longest_timeout_ = std::max(longest_timeout_, req.options.timeout);
+  const auto timeout_ms = static_cast<DWORD>(
+      std::max<std::int64_t>(1, (req.options.timeout.count() + 999'999) / 1'000'000));
+  const auto size = static_cast<WORD>(r->data.size());
+  const auto reply_size = static_cast<DWORD>(r->reply.size());
+  SetLastError(ERROR_SUCCESS);
+  DWORD rc = 0;
+  if (v4) {
+    IPAddr source = 0, target = 0;
+    std::memcpy(&source, req.source.bytes.data(), 4);
+    std::memcpy(&target, req.target.bytes.data(), 4);
+    rc = api_.sendEcho2Ex(h, &IcmpEngine::onComplete, r, source, target, r->data.data(), size,
+                          &r->options, r->reply.data(), reply_size, timeout_ms);
+  } else {
+    r->source6 = {};
+    r->source6.sin6_family = AF_INET6;
+    std::memcpy(&r->source6.sin6_addr, req.source.bytes.data(), 16);
+    r->source6.sin6_scope_id = req.source.scope_id;
+    r->target6 = {};
+    r->target6.sin6_family = AF_INET6;
+    std::memcpy(&r->target6.sin6_addr, req.target.bytes.data(), 16);
+    r->target6.sin6_scope_id = req.target.scope_id;
+    rc = api_.send6Echo2(h, &IcmpEngine::onComplete, r, &r->source6, &r->target6, r->data.data(),
+                         size, &r->options, r->reply.data(), reply_size, timeout_ms);
+  }
+  const DWORD err = GetLastError();
+  // With an ApcRoutine the call returns 0 and ERROR_IO_PENDING: the APC will complete it.
+  if (rc == 0 && err == ERROR_IO_PENDING) {
+    ++in_flight_;
+    return {};
+  }
+  release(r);
+  const DWORD code = err ? err : ERROR_GEN_FAILURE;
+  spdlog::debug("IcmpSendEcho2Ex failed: {}", errorText(code));
+  return {SendStatus::kFailed, static_cast<int>(code), 0};
+}
+
+void NTAPI IcmpEngine::onComplete(PVOID context, PIO_STATUS_BLOCK, ULONG) {
+  auto* r = static_cast<Request*>(context);
+  if (r->magic != Request::kAlive) {  // a second completion for one request: never touch it
+    spdlog::critical("ICMP completion for a request that was already released");
+    return;
+  }
+  r->engine->complete(*r);
+}
+
+void IcmpEngine::complete(Request& r) {
+  const TimePoint now = clock_.now();
+  if (in_flight_ > 0) --in_flight_;
+  if (core_) {
+    const auto reply_size = static_cast<DWORD>(r.reply.size());
+    const bool v4 = r.family == Family::kIpv4;
+    const DWORD count = v4 ? api_.parseReplies(r.reply.data(), reply_size)
+                           : api_.parse6Replies(r.reply.data(), reply_size);
+    EchoReply reply;
+    reply.sequence = r.sequence;
+    reply.received = now;
+    ULONG status = 0;
+    ULONG os_rtt_ms = 0;
+    if (v4) {
+      const auto* e = reinterpret_cast<const ICMP_ECHO_REPLY*>(r.reply.data());
+      status = e->Status;
+      os_rtt_ms = e->RoundTripTime;
+      reply.from.family = Family::kIpv4;
+      std::memcpy(reply.from.bytes.data(), &e->Address, 4);
+      reply.payload =
+          std::span(static_cast<const std::uint8_t*>(e->Data), e->Data ? e->DataSize : 0);
+      reply.ttl = e->Options.Ttl;
+    } else {
+      const auto* e = reinterpret_cast<const Icmpv6EchoReply*>(r.reply.data());
+      status = e->Status;
+      os_rtt_ms = e->RoundTripTime;
+      reply.from.family = Family::kIpv6;
+      std::memcpy(reply.from.bytes.data(), e->Address.sin6_addr, 16);
+      reply.payload = std::span(r.reply.data() + sizeof(Icmpv6EchoReply), r.data.size());
+    }
+    if (count > 0 && status == IP_SUCCESS) {
+      // RTT comes from QueryPerformanceCounter (the monotonic clock); the OS value has whole
+      // milliseconds only and is kept as a cross-check.
+      const auto qpc_ms = std::chrono::duration<double, std::milli>(now - r.sent).count();
+      if (qpc_ms + 1.0 < static_cast<double>(os_rtt_ms) ||
+          qpc_ms > static_cast<double>(os_rtt_ms) + 16.0)
+        spdlog::debug("RTT {:.3f} ms by QPC vs {} ms by the OS", qpc_ms, os_rtt_ms);
+      core_->onReply(reply);
+    } else if (auto reason = statusReason(status)) {
+      core_->onError(r.family, {r.target, r.sequence, *reason});
+    } else if (status != IP_REQ_TIMED_OUT) {
+      spdlog::debug("echo request to {} ended with status {}", formatIpAddress(r.target), status);
+    }
+  }
+  release(&r);
+}
+
+}  // namespace reachmon::core::win

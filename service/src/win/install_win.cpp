@@ -1,0 +1,134 @@
+// `reachmon install` / `reachmon uninstall`: register or remove the Windows service and its
+// Event Log source.
+#include <iostream>
+#include <thread>
+
+#include "../host.h"
+#include "windows.h"
+
+namespace reachmon::service {
+namespace {
+
+using win::errorText;
+using win::ScHandle;
+
+constexpr const wchar_t* kEventLogKey =
+    L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\reachmon";
+constexpr const wchar_t* kDescription =
+    L"Measures reachability, latency and loss from every source interface to its targets and "
+    L"serves them for Prometheus.";
+
+int fail(const std::string& what, DWORD code) {
+  std::cerr << "reachmon: " << what << ": " << errorText(code) << "\n";
+  return 1;
+}
+
+std::wstring modulePath() {
+  std::wstring path(MAX_PATH, L'\0');
+  for (;;) {
+    const DWORD n = GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+    if (n < path.size()) {
+      path.resize(n);
+      return path;
+    }
+    path.resize(path.size() * 2);
+  }
+}
+
+void registerEventSource(const std::wstring& exe) {
+  HKEY key = nullptr;
+  if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, kEventLogKey, 0, nullptr, 0, KEY_SET_VALUE, nullptr, &key,
+                      nullptr) != ERROR_SUCCESS)
+    return;
+  // reachmon.exe carries a message table whose message 1000 is "%1" (service/src/win/messages.mc).
+  RegSetValueExW(key, L"EventMessageFile", 0, REG_EXPAND_SZ,
+                 reinterpret_cast<const BYTE*>(exe.c_str()),
+                 static_cast<DWORD>((exe.size() + 1) * sizeof(wchar_t)));
+  const DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+  RegSetValueExW(key, L"TypesSupported", 0, REG_DWORD, reinterpret_cast<const BYTE*>(&types),
+                 sizeof types);
+  RegCloseKey(key);
+}
+
+int install(const std::vector<std::string>& args) {
+  std::wstring config;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config = win::toWide(args[++i]);
+    } else {
+      std::cerr << "reachmon: install takes only [--config FILE]\n";
+      return 2;
+    }
+  }
+  const std::wstring exe = modulePath();
+  std::wstring command = L"\"" + exe + L"\" run";  // quoted: Program Files has a space
+  if (!config.empty()) {
+    wchar_t full[MAX_PATH];
+    if (GetFullPathNameW(config.c_str(), MAX_PATH, full, nullptr)) config = full;
+    command += L" --config \"" + config + L"\"";
+  }
+  ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CREATE_SERVICE));
+  if (!scm) return fail("cannot open the service control manager", GetLastError());
+  ScHandle service(CreateServiceW(scm.get(), win::kServiceName, win::kDisplayName,
+                                  SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
+                                  SERVICE_ERROR_NORMAL, command.c_str(), nullptr, nullptr, nullptr,
+                                  L"NT AUTHORITY\\LocalService", nullptr));
+  if (!service) return fail("cannot create the service", GetLastError());
+  SERVICE_DESCRIPTIONW description{const_cast<LPWSTR>(kDescription)};
+  ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_DESCRIPTION, &description);
+  // Restart after 5 s on the first three failures; forget failures after a day.
+  SC_ACTION actions[3] = {
+      {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}};
+  SERVICE_FAILURE_ACTIONSW failure{};
+  failure.dwResetPeriod = 24 * 3600;
+  failure.cActions = 3;
+  failure.lpsaActions = actions;
+  ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+  registerEventSource(exe);
+  std::cout << "installed service reachmon: " << win::toUtf8(command) << "\n";
+  return 0;
+}
+
+int uninstall() {
+  ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
+  if (!scm) return fail("cannot open the service control manager", GetLastError());
+  ScHandle service(
+      OpenServiceW(scm.get(), win::kServiceName, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE));
+  if (!service) return fail("cannot open the service", GetLastError());
+  SERVICE_STATUS status{};
+  if (ControlService(service.get(), SERVICE_CONTROL_STOP, &status)) {
+    for (int i = 0; i < 100 && status.dwCurrentState != SERVICE_STOPPED; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!QueryServiceStatus(service.get(), &status)) break;
+    }
+  }
+  if (!DeleteService(service.get())) return fail("cannot delete the service", GetLastError());
+  RegDeleteKeyW(HKEY_LOCAL_MACHINE, kEventLogKey);
+  std::cout << "removed service reachmon\n";
+  return 0;
+}
+
+}  // namespace
+
+std::optional<int> runPlatformCommand(const std::vector<std::string>& args) {
+  if (args[0] == "install") return install(args);
+  if (args[0] == "uninstall") {
+    if (args.size() != 1) {
+      std::cerr << "reachmon: uninstall takes no arguments\n";
+      return 2;
+    }
+    return uninstall();
+  }
+  return std::nullopt;
+}
+
+std::string platformHelp() {
+  return R"(  reachmon install [--config FILE]
+      Register the Windows service "reachmon" (LocalService account, automatic start, restart
+      on failure, Event Log source). The service runs "reachmon run [--config FILE]".
+  reachmon uninstall
+      Stop and remove the service and its Event Log source.
+)";
+}
+
+}  // namespace reachmon::service

@@ -1,0 +1,46 @@
+// Windows SDK headers for the service host, in one place.
+#pragma once
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+// clang-format off
+#include <winsock2.h>
+#include <windows.h>
+#include <shlobj.h>
+// clang-format on
+
+#include <string>
+
+namespace reachmon::service::win {
+
+inline constexpr const wchar_t* kServiceName = L"reachmon";
+inline constexpr const wchar_t* kDisplayName = L"reachmon reachability monitor";
+inline constexpr const char* kEventSource = "reachmon";
+
+std::string toUtf8(const std::wstring& wide);
+std::wstring toWide(const std::string& utf8);
+std::string errorText(DWORD code);
+// %ProgramData%\reachmon (created if missing).
+std::wstring dataDirectory();
+
+// Owns an SC_HANDLE.
+class ScHandle {
+ public:
+  explicit ScHandle(SC_HANDLE h = nullptr) : h_(h) {}
+  ScHandle(const ScHandle&) = delete;
+  ScHandle& operator=(const ScHandle&) = delete;
+  ~ScHandle() {
+    if (h_) CloseServiceHandle(h_);
+  }
+  SC_HANDLE get() const { return h_; }
+  explicit operator bool() const { return h_ != nullptr; }
+
+ private:
+  SC_HANDLE h_;
+};
+
+}  // namespace reachmon::service::win
