@@ -39,11 +39,11 @@ class Handle {
 
 class WinMonitor final : public Monitor {
  public:
-  WinMonitor(std::shared_ptr<IcmpApi> api, bool watch_interfaces)
+  WinMonitor(std::shared_ptr<IcmpApi> api, std::optional<std::vector<InterfaceInfo>> interfaces)
       : api_(std::move(api)),
-        watch_interfaces_(watch_interfaces),
+        watch_interfaces_(!interfaces),
         core_(clock_, forwarder_, stats_, snapshots_, std::random_device{}()) {
-    core_.setInterfaces(listInterfaces());
+    core_.setInterfaces(interfaces ? std::move(*interfaces) : listInterfaces());
   }
 
   ~WinMonitor() override { stop(); }
@@ -191,8 +191,9 @@ class WinMonitor final : public Monitor {
 
 }  // namespace
 
-std::unique_ptr<Monitor> createMonitor(std::shared_ptr<IcmpApi> api, bool watch_interfaces) {
-  return std::make_unique<WinMonitor>(std::move(api), watch_interfaces);
+std::unique_ptr<Monitor> createMonitor(std::shared_ptr<IcmpApi> api,
+                                       std::optional<std::vector<InterfaceInfo>> interfaces) {
+  return std::make_unique<WinMonitor>(std::move(api), std::move(interfaces));
 }
 
 }  // namespace reachmon::core::win
@@ -200,7 +201,7 @@ std::unique_ptr<Monitor> createMonitor(std::shared_ptr<IcmpApi> api, bool watch_
 namespace reachmon::core {
 
 std::unique_ptr<Monitor> Monitor::create(const MonitorOptions&) {
-  return win::createMonitor(win::systemIcmpApi(), true);
+  return win::createMonitor(win::systemIcmpApi(), std::nullopt);
 }
 
 }  // namespace reachmon::core

@@ -1,0 +1,226 @@
+// A fake of the Windows ICMP helper API for engine tests. It records every request and completes
+// it the way Windows does: by queueing the caller's ApcRoutine to the thread that issued the
+// request. What each destination gets is scripted per IPv4/IPv6 address.
+#pragma once
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "icmp_api.h"
+
+namespace reachmon::test {
+
+class FakeIcmpApi final : public core::win::IcmpApi {
+ public:
+  enum class Mode { kReply, kStatus, kFailCall, kHold, kForgedReply };
+  struct Script {
+    Mode mode = Mode::kReply;
+    ULONG status = IP_SUCCESS;  // kStatus
+    DWORD error = 0;            // kFailCall
+    DWORD delay_ms = 2;
+  };
+  struct Call {
+    bool v6 = false;
+    IPAddr source4 = 0, target4 = 0;
+    sockaddr_in6 source6{}, target6{};
+    WORD size = 0;
+    IP_OPTION_INFORMATION options{};
+    DWORD timeout_ms = 0;
+    DWORD thread = 0;
+  };
+
+  std::map<std::string, Script> scripts;  // key: "v4:<dotted>" or "v6:<addr>"
+  Script fallback;
+
+  HANDLE createFile() override { return reinterpret_cast<HANDLE>(0x4444); }
+  HANDLE create6File() override { return reinterpret_cast<HANDLE>(0x6666); }
+  BOOL closeHandle(HANDLE) override {
+    std::lock_guard lock(mutex_);
+    ++closes;
+    if (outstanding_ > 0) closed_with_pending = true;
+    return TRUE;
+  }
+  DWORD sendEcho2Ex(HANDLE, PIO_APC_ROUTINE apc, PVOID context, IPAddr source, IPAddr target,
+                    LPVOID data, WORD size, PIP_OPTION_INFORMATION options, LPVOID reply,
+                    DWORD reply_size, DWORD timeout_ms) override {
+    Call c;
+    c.source4 = source;
+    c.target4 = target;
+    in_addr a;
+    a.s_addr = target;
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a, text, sizeof text);
+    return record(c, std::string("v4:") + text, apc, context, data, size, options, reply,
+                  reply_size, timeout_ms);
+  }
+  DWORD send6Echo2(HANDLE, PIO_APC_ROUTINE apc, PVOID context, sockaddr_in6* source,
+                   sockaddr_in6* target, LPVOID data, WORD size, PIP_OPTION_INFORMATION options,
+                   LPVOID reply, DWORD reply_size, DWORD timeout_ms) override {
+    Call c;
+    c.v6 = true;
+    c.source6 = *source;
+    c.target6 = *target;
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &target->sin6_addr, text, sizeof text);
+    return record(c, std::string("v6:") + text, apc, context, data, size, options, reply,
+                  reply_size, timeout_ms);
+  }
+  DWORD parseReplies(LPVOID reply, DWORD) override {
+    return static_cast<ICMP_ECHO_REPLY*>(reply)->Status == IP_SUCCESS ? 1 : 0;
+  }
+  DWORD parse6Replies(LPVOID reply, DWORD) override {
+    return static_cast<core::win::Icmpv6EchoReply*>(reply)->Status == IP_SUCCESS ? 1 : 0;
+  }
+
+  // Completes every held request now (from any thread), as Windows would: via an APC.
+  void releaseHeld() {
+    std::vector<Pending*> held;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& p : pending_)
+        if (p->held) held.push_back(p.get());
+    }
+    for (Pending* p : held) deliver(*p);
+  }
+  std::vector<Call> calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  std::size_t heldCount() const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto& p : pending_) n += p->held ? 1 : 0;
+    return n;
+  }
+
+  // Checks made while completing: a request's buffers must still be the engine's, unpoisoned.
+  int poisoned_at_completion = 0;
+  int wrong_thread_completions = 0;
+  int completions = 0;
+  int closes = 0;
+  bool closed_with_pending = false;
+
+ private:
+  struct Pending {
+    FakeIcmpApi* api;
+    PIO_APC_ROUTINE apc;
+    PVOID context;
+    const std::uint8_t* data;
+    std::vector<std::uint8_t> sent_data;
+    std::uint8_t* reply;
+    DWORD reply_size;
+    bool v6;
+    IPAddr target4;
+    sockaddr_in6 target6;
+    Script script;
+    HANDLE thread;
+    DWORD thread_id;
+    bool held;
+  };
+
+  DWORD record(Call c, const std::string& key, PIO_APC_ROUTINE apc, PVOID context, LPVOID data,
+               WORD size, PIP_OPTION_INFORMATION options, LPVOID reply, DWORD reply_size,
+               DWORD timeout_ms) {
+    c.size = size;
+    c.options = *options;
+    c.timeout_ms = timeout_ms;
+    c.thread = GetCurrentThreadId();
+    const auto it = scripts.find(key);
+    const Script script = it == scripts.end() ? fallback : it->second;
+    {
+      std::lock_guard lock(mutex_);
+      calls_.push_back(c);
+    }
+    if (script.mode == Mode::kFailCall) {
+      SetLastError(script.error);
+      return 0;
+    }
+    auto p = std::make_unique<Pending>();
+    p->api = this;
+    p->apc = apc;
+    p->context = context;
+    p->data = static_cast<const std::uint8_t*>(data);
+    p->sent_data.assign(p->data, p->data + size);
+    p->reply = static_cast<std::uint8_t*>(reply);
+    p->reply_size = reply_size;
+    p->v6 = c.v6;
+    p->target4 = c.target4;
+    p->target6 = c.target6;
+    p->script = script;
+    p->thread_id = GetCurrentThreadId();
+    DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &p->thread, 0,
+                    FALSE, DUPLICATE_SAME_ACCESS);
+    p->held = script.mode == Mode::kHold;
+    Pending* raw = p.get();
+    {
+      std::lock_guard lock(mutex_);
+      pending_.push_back(std::move(p));
+      ++outstanding_;
+    }
+    if (!raw->held) {
+      std::thread([this, raw] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(raw->script.delay_ms));
+        deliver(*raw);
+      }).detach();
+    }
+    SetLastError(ERROR_IO_PENDING);
+    return 0;
+  }
+
+  void deliver(Pending& p) {
+    p.held = false;
+    QueueUserAPC(&FakeIcmpApi::apcTrampoline, p.thread, reinterpret_cast<ULONG_PTR>(&p));
+  }
+
+  // Runs on the thread that issued the request, like a real completion.
+  static void CALLBACK apcTrampoline(ULONG_PTR arg) {
+    auto& p = *reinterpret_cast<Pending*>(arg);
+    FakeIcmpApi& api = *p.api;
+    if (GetCurrentThreadId() != p.thread_id) ++api.wrong_thread_completions;
+    if (std::memcmp(p.data, p.sent_data.data(), p.sent_data.size()) != 0)
+      ++api.poisoned_at_completion;  // the engine reused or poisoned the buffer too early
+    fill(p);
+    IO_STATUS_BLOCK iosb{};
+    ++api.completions;
+    p.apc(p.context, &iosb, 0);
+    CloseHandle(p.thread);
+    std::lock_guard lock(api.mutex_);
+    --api.outstanding_;
+  }
+
+  static void fill(Pending& p) {
+    const bool ok = p.script.mode == Mode::kReply || p.script.mode == Mode::kForgedReply ||
+                    p.script.mode == Mode::kHold;
+    const ULONG status = ok ? IP_SUCCESS : p.script.status;
+    std::vector<std::uint8_t> echoed = p.sent_data;
+    if (p.script.mode == Mode::kForgedReply && echoed.size() > 8) echoed[6] ^= 0xff;  // nonce
+    if (!p.v6) {
+      auto* r = reinterpret_cast<ICMP_ECHO_REPLY*>(p.reply);
+      std::memset(r, 0, sizeof *r);
+      r->Address = p.target4;
+      r->Status = status;
+      r->RoundTripTime = p.script.delay_ms;
+      r->DataSize = static_cast<USHORT>(echoed.size());
+      r->Data = p.reply + sizeof(ICMP_ECHO_REPLY);
+      std::memcpy(r->Data, echoed.data(), echoed.size());
+      r->Options.Ttl = 57;
+    } else {
+      auto* r = reinterpret_cast<core::win::Icmpv6EchoReply*>(p.reply);
+      std::memset(r, 0, sizeof *r);
+      std::memcpy(r->Address.sin6_addr, &p.target6.sin6_addr, 16);
+      r->Status = status;
+      r->RoundTripTime = p.script.delay_ms;
+      std::memcpy(p.reply + sizeof *r, echoed.data(), echoed.size());
+    }
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<Call> calls_;
+  std::vector<std::unique_ptr<Pending>> pending_;
+  int outstanding_ = 0;
+};
+
+}  // namespace reachmon::test
