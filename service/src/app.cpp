@@ -75,7 +75,7 @@ void App::run(Control& control) {
     const auto event = control.waitFor(std::chrono::seconds(1));
     if (event == Control::Event::kStop) break;
     if (event == Control::Event::kReload) {
-      reload("signal");
+      reload(control.reloadReason());
       continue;
     }
     const std::string current = readFile(options_.config_path);

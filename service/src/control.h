@@ -12,7 +12,18 @@ class Control {
   enum class Event { kNone, kStop, kReload };
 
   void requestStop() { post(stop_); }
-  void requestReload() { post(reload_); }
+  // `why` names the request in the log ("SIGHUP", "PARAMCHANGE"); it must be a literal.
+  void requestReload(const char* why) {
+    {
+      std::lock_guard lock(mutex_);
+      reload_reason_ = why;
+    }
+    post(reload_);
+  }
+  const char* reloadReason() const {
+    std::lock_guard lock(mutex_);
+    return reload_reason_;
+  }
   bool stopRequested() const {
     std::lock_guard lock(mutex_);
     return stop_;
@@ -41,6 +52,7 @@ class Control {
   std::condition_variable cv_;
   bool stop_ = false;
   bool reload_ = false;
+  const char* reload_reason_ = "reload request";
 };
 
 }  // namespace reachmon::service

@@ -23,7 +23,7 @@ int runHosted(Control& control, const ServiceBody& body) {
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == SIGUSR1) return;
       if (sig == SIGHUP) {
-        control.requestReload();
+        control.requestReload("SIGHUP");
       } else {
         control.requestStop();
       }

@@ -62,7 +62,7 @@ DWORD WINAPI controlHandler(DWORD code, DWORD, LPVOID, LPVOID context) {
       host->control.requestStop();
       return NO_ERROR;
     case SERVICE_CONTROL_PARAMCHANGE:
-      host->control.requestReload();
+      host->control.requestReload("PARAMCHANGE");
       return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
       return NO_ERROR;

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""reachmon.exe as a Windows service under Wine's service control manager, end to end:
+install, start, scrape /metrics from Linux, PARAMCHANGE, config edit, stop within 5 s,
+uninstall. (Wine ignores the service account and SourceAddress; see docs/windows.md.)
+
+Wine's sc.exe has no "control" command, so PARAMCHANGE goes through tests/tools/service_control.
+
+Usage: test_service_wine.py REACHMON_EXE SERVICE_CONTROL_EXE WORKDIR
+       (WINEPREFIX must be set and initialised)
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from reachmon_testlib import Metrics, TestRun, free_port, wait_for, write_json  # noqa: E402
+import urllib.request  # noqa: E402
+
+EVENTLOG_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\reachmon"
+
+
+def wine(*args, timeout=60):
+    """Runs a Wine command. Output goes through files, not pipes: Wine's helper processes
+    (services.exe, ...) inherit the handles and would keep pipes open forever."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.run(["wine", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                           timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return Metrics(r.read().decode())
+
+
+def windows_path(path):
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def config(port, targets):
+    return {"listen": f"127.0.0.1:{port}", "defaults": {"interval": "200ms", "timeout": "150ms"},
+            "sources": [{"name": "lo", "address": "127.0.0.1"}], "targets": targets}
+
+
+def main():
+    exe, control, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    t = TestRun("wine service")
+    prefix = os.environ["WINEPREFIX"]
+    port = free_port()
+    cfg = os.path.join(work, "reachmon.json")
+    self_target = {"name": "self", "host": "127.0.0.1"}
+    write_json(cfg, config(port, [self_target]))
+    server = subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wine(exe, "uninstall")  # leftovers of an interrupted run
+        r = wine(exe, "install", "--config", windows_path(cfg))
+        t.check("install registers the service with a quoted path",
+                r.returncode == 0 and '"' in r.stdout and "run --config" in r.stdout, r.stdout + r.stderr)
+        q = wine("reg", "query", r"HKLM\SYSTEM\CurrentControlSet\Services\reachmon")
+        t.check("the service starts automatically as LocalService",
+                re.search(r"Start\s+REG_DWORD\s+0x2\b", q.stdout) is not None and
+                re.search(r"ObjectName\s+REG_SZ\s+NT AUTHORITY\\LocalService", q.stdout) is not None,
+                q.stdout)
+        t.check("Event Log source registered", wine("reg", "query", EVENTLOG_KEY).returncode == 0)
+
+        r = wine("net", "start", "reachmon")
+        t.check("net start succeeds", r.returncode == 0, r.stdout + r.stderr)
+        t.check("the SCM reports RUNNING", "RUNNING" in wine("sc", "query", "reachmon").stdout)
+        wait_for("replies in /metrics", lambda: scrape(port).get(
+            "reachmon_probes_replied_total", target="self") >= 3, timeout=15)
+        m = scrape(port)
+        t.check("/metrics from Linux shows replied probes on the iphlpapi engine",
+                m.has("reachmon_build_info", platform="windows", engine="iphlpapi"))
+
+        # PARAMCHANGE alone reloads (the log says so and the success timestamp moves).
+        before = scrape(port).get("reachmon_config_last_reload_success_timestamp_seconds")
+        time.sleep(1.1)
+        wine(control, "reachmon", "paramchange")
+        wait_for("a PARAMCHANGE reload", lambda: scrape(port).get(
+            "reachmon_config_last_reload_success_timestamp_seconds") > before)
+        log_path = os.path.join(prefix, "drive_c", "ProgramData", "reachmon", "logs", "reachmon.log")
+        log = open(log_path).read()
+        t.check("PARAMCHANGE reloads the config", "config reloaded (PARAMCHANGE)" in log, log[-500:])
+
+        # An edit plus PARAMCHANGE brings the new target in.
+        write_json(cfg, config(port, [self_target, {"name": "added", "host": "127.0.0.1"}]))
+        wine(control, "reachmon", "paramchange")
+        wait_for("the new target", lambda: scrape(port).has("reachmon_probes_sent_total", target="added"))
+        t.check("the new target appears after the edit", True)
+
+        start = time.monotonic()
+        r = wine("net", "stop", "reachmon")
+        elapsed = time.monotonic() - start
+        t.check(f"net stop returns within 5 s ({elapsed:.2f} s)", r.returncode == 0 and elapsed < 5,
+                r.stdout + r.stderr)
+        t.check("the SCM reports STOPPED", "STOPPED" in wine("sc", "query", "reachmon").stdout)
+        t.check("the log file under ProgramData records the run",
+                "probing" in open(log_path).read() and "stopping" in open(log_path).read())
+
+        r = wine(exe, "uninstall")
+        t.check("uninstall removes the service", r.returncode == 0 and
+                wine("sc", "query", "reachmon").returncode != 0, r.stdout + r.stderr)
+        t.check("uninstall removes the Event Log source",
+                wine("reg", "query", EVENTLOG_KEY).returncode != 0)
+    finally:
+        wine(exe, "uninstall")
+        subprocess.run(["wineserver", "-k"], capture_output=True)
+        server.wait(10)
+    return t.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
