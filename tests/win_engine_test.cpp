@@ -2,6 +2,8 @@
 // API that completes requests with QueueUserAPC, and once against the real API (under Wine).
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "fake_icmp_api.h"
@@ -54,6 +56,58 @@ std::string ipv4(IPAddr a) {
   inet_ntop(AF_INET, &in, text, sizeof text);
   return text;
 }
+
+// Forwards to the real API, recording which threads issue requests and run their completions.
+class ThreadRecordingApi final : public core::win::IcmpApi {
+ public:
+  std::unique_ptr<core::win::IcmpApi> real = core::win::systemIcmpApi();
+  std::mutex mutex;
+  std::set<DWORD> send_threads, completion_threads;
+
+  HANDLE createFile() override { return real->createFile(); }
+  HANDLE create6File() override { return real->create6File(); }
+  BOOL closeHandle(HANDLE h) override { return real->closeHandle(h); }
+  DWORD sendEcho2Ex(HANDLE h, PIO_APC_ROUTINE apc, PVOID context, IPAddr source, IPAddr target,
+                    LPVOID data, WORD size, PIP_OPTION_INFORMATION options, LPVOID reply,
+                    DWORD reply_size, DWORD timeout_ms) override {
+    auto* w = wrap(apc, context);
+    return real->sendEcho2Ex(h, &trampoline, w, source, target, data, size, options, reply,
+                             reply_size, timeout_ms);
+  }
+  DWORD send6Echo2(HANDLE h, PIO_APC_ROUTINE apc, PVOID context, sockaddr_in6* source,
+                   sockaddr_in6* target, LPVOID data, WORD size, PIP_OPTION_INFORMATION options,
+                   LPVOID reply, DWORD reply_size, DWORD timeout_ms) override {
+    auto* w = wrap(apc, context);
+    return real->send6Echo2(h, &trampoline, w, source, target, data, size, options, reply,
+                            reply_size, timeout_ms);
+  }
+  DWORD parseReplies(LPVOID reply, DWORD size) override { return real->parseReplies(reply, size); }
+  DWORD parse6Replies(LPVOID reply, DWORD size) override {
+    return real->parse6Replies(reply, size);
+  }
+
+ private:
+  struct Wrapped {
+    ThreadRecordingApi* self;
+    PIO_APC_ROUTINE apc;
+    PVOID context;
+  };
+  Wrapped* wrap(PIO_APC_ROUTINE apc, PVOID context) {
+    std::lock_guard lock(mutex);
+    send_threads.insert(GetCurrentThreadId());
+    wrapped_.push_back(std::make_unique<Wrapped>(Wrapped{this, apc, context}));
+    return wrapped_.back().get();
+  }
+  static void NTAPI trampoline(PVOID arg, PIO_STATUS_BLOCK io, ULONG reserved) {
+    auto* w = static_cast<Wrapped*>(arg);
+    {
+      std::lock_guard lock(w->self->mutex);
+      w->self->completion_threads.insert(GetCurrentThreadId());
+    }
+    w->apc(w->context, io, reserved);
+  }
+  std::vector<std::unique_ptr<Wrapped>> wrapped_;
+};
 
 }  // namespace
 
@@ -152,6 +206,8 @@ TEST_CASE("WinEngine: replies, timeouts, call failures and every status are coun
   CHECK(ok.reply_ttl.load() == 57);
   CHECK(ok.last_rtt_ns.load() > 0);
   CHECK(ok.last_rtt_ns.load() < 60'000'000);
+  // Sub-millisecond resolution: the fake's delays are whole milliseconds, the RTT is not.
+  CHECK(ok.last_rtt_ns.load() % 1'000'000 != 0);
   const auto& ok6 = statsOf(*monitor, "ok6", "c");
   CHECK(ok6.replied.load() == ok6.sent.load());
   CHECK(ok6.sent.load() >= 5);
@@ -212,7 +268,8 @@ TEST_CASE("WinEngine: the real ICMP API answers loopback probes on the probe thr
   // per-source pinning is checked above with the fake and end to end on Linux.
   std::vector<core::InterfaceInfo> lo = {
       core::InterfaceInfo{"loopback", 1, true, {ip("127.0.0.1")}, 0, ""}};
-  auto real = core::win::createMonitor(core::win::systemIcmpApi(), lo);
+  auto api = std::make_shared<ThreadRecordingApi>();
+  auto real = core::win::createMonitor(api, lo);
   real->apply({{source("lo", "127.0.0.1")}, {path("lo", "self", "127.0.0.1", 100ms, 90ms)}},
               core::Duration{0});
   real->start();
@@ -224,4 +281,8 @@ TEST_CASE("WinEngine: the real ICMP API answers loopback probes on the probe thr
   CHECK(s.last_rtt_ns.load() > 0);
   CHECK(s.last_rtt_ns.load() < 90'000'000);
   CHECK(real->engineName() == "iphlpapi");
+  // One thread sent everything and ran every completion: the probe thread.
+  CHECK(api->send_threads.size() == 1);
+  CHECK(api->completion_threads == api->send_threads);
+  CHECK(api->completion_threads.count(GetCurrentThreadId()) == 0);
 }

@@ -60,6 +60,10 @@ def main():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wine(exe, "uninstall")  # leftovers of an interrupted run
+        r = wine(exe, "interfaces")
+        t.check("interfaces lists index, LUID, GUID and addresses",
+                r.returncode == 0 and "luid 0x" in r.stdout and "guid {" in r.stdout and
+                "127.0.0.1" in r.stdout, r.stdout + r.stderr)
         r = wine(exe, "install", "--config", windows_path(cfg))
         t.check("install registers the service with a quoted path",
                 r.returncode == 0 and '"' in r.stdout and "run --config" in r.stdout, r.stdout + r.stderr)
