@@ -10,6 +10,7 @@ Usage: test_service_wine.py REACHMON_EXE SERVICE_CONTROL_EXE WORKDIR
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -113,6 +114,19 @@ def main():
                 wine("sc", "query", "reachmon").returncode != 0, r.stdout + r.stderr)
         t.check("uninstall removes the Event Log source",
                 wine("reg", "query", EVENTLOG_KEY).returncode != 0)
+
+        # Not started by the SCM, the same command runs in the console and stops on Ctrl-C.
+        with tempfile.TemporaryFile("w+") as out:
+            console = subprocess.Popen(["wine", exe, "run", "--config", windows_path(cfg)],
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            wait_for("console mode to serve", lambda: scrape(port).get(
+                "reachmon_probes_replied_total", target="self") >= 1, timeout=30)
+            console.send_signal(signal.SIGINT)  # Wine turns it into CTRL_C_EVENT
+            rc = console.wait(10)
+            out.seek(0)
+            text = out.read()
+        t.check("console mode (no SCM) probes, and Ctrl-C stops it cleanly",
+                rc == 0 and "stopping" in text, text[-500:])
     finally:
         wine(exe, "uninstall")
         subprocess.run(["wineserver", "-k"], capture_output=True)
