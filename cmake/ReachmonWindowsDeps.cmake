@@ -22,3 +22,5 @@ reachmon_header_only(spdlog::spdlog)
 set_property(TARGET spdlog::spdlog PROPERTY INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
 # The static civetweb needs Winsock after it on the link line.
 set_property(TARGET civetweb::civetweb APPEND PROPERTY INTERFACE_LINK_LIBRARIES ws2_32)
+# Every Windows source sees the same SDK configuration (Windows 10 API level).
+add_compile_definitions(WIN32_LEAN_AND_MEAN NOMINMAX _WIN32_WINNT=0x0A00)

@@ -1,6 +1,5 @@
 // Test helper for Wine: sends a control code to a service, which Wine's sc.exe cannot
 // ("sc control" is not implemented there). Usage: service_control NAME paramchange|stop
-#define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
 #include <cstdio>

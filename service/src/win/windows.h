@@ -1,12 +1,6 @@
 // Windows SDK headers for the service host, in one place.
 #pragma once
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
 // clang-format off
 #include <winsock2.h>
 #include <windows.h>
@@ -15,15 +9,17 @@
 
 #include <string>
 
+#include "reachmon/core/win_text.h"
+
 namespace reachmon::service::win {
 
 inline constexpr const wchar_t* kServiceName = L"reachmon";
 inline constexpr const wchar_t* kDisplayName = L"reachmon reachability monitor";
 inline constexpr const char* kEventSource = "reachmon";
 
-std::string toUtf8(const std::wstring& wide);
-std::wstring toWide(const std::string& utf8);
-std::string errorText(DWORD code);
+using core::win::errorText;
+using core::win::toUtf8;
+using core::win::toWide;
 // %ProgramData%\reachmon (created if missing).
 std::wstring dataDirectory();
 

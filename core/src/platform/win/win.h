@@ -1,12 +1,7 @@
 // The one place that includes the Windows SDK headers for the engine, in the order they need.
+// (WIN32_LEAN_AND_MEAN, NOMINMAX and _WIN32_WINNT come from cmake/ReachmonWindowsDeps.cmake.)
 #pragma once
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
 // clang-format off
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -17,7 +12,7 @@
 #include <icmpapi.h>
 // clang-format on
 
-#include <string>
+#include "reachmon/core/win_text.h"
 
 // libiphlpapi.a exports IcmpSendEcho2Ex but MinGW's icmpapi.h does not declare it.
 extern "C" DWORD WINAPI IcmpSendEcho2Ex(HANDLE IcmpHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine,
@@ -43,10 +38,5 @@ struct Icmpv6EchoReply {
   unsigned int RoundTripTime;
 };
 static_assert(sizeof(Ipv6AddressEx) == 26 && sizeof(Icmpv6EchoReply) == 36);
-
-std::string toUtf8(const wchar_t* wide);
-std::wstring toWide(const std::string& utf8);
-// "message (code N)" for a Win32 or Winsock error code.
-std::string errorText(DWORD code);
 
 }  // namespace reachmon::core::win

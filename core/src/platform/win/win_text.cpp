@@ -1,24 +1,28 @@
+#include "reachmon/core/win_text.h"
+
 #include "win.h"
 
 namespace reachmon::core::win {
 
-std::string toUtf8(const wchar_t* wide) {
-  if (!wide || !*wide) return {};
-  const int n = WideCharToMultiByte(CP_UTF8, 0, wide, -1, nullptr, 0, nullptr, nullptr);
-  std::string out(static_cast<std::size_t>(n > 0 ? n - 1 : 0), '\0');
-  if (n > 1) WideCharToMultiByte(CP_UTF8, 0, wide, -1, out.data(), n, nullptr, nullptr);
+std::string toUtf8(std::wstring_view wide) {
+  if (wide.empty()) return {};
+  const int len = static_cast<int>(wide.size());
+  const int n = WideCharToMultiByte(CP_UTF8, 0, wide.data(), len, nullptr, 0, nullptr, nullptr);
+  std::string out(static_cast<std::size_t>(n), '\0');
+  WideCharToMultiByte(CP_UTF8, 0, wide.data(), len, out.data(), n, nullptr, nullptr);
   return out;
 }
 
-std::wstring toWide(const std::string& utf8) {
+std::wstring toWide(std::string_view utf8) {
   if (utf8.empty()) return {};
-  const int n = MultiByteToWideChar(CP_UTF8, 0, utf8.c_str(), -1, nullptr, 0);
-  std::wstring out(static_cast<std::size_t>(n > 0 ? n - 1 : 0), L'\0');
-  if (n > 1) MultiByteToWideChar(CP_UTF8, 0, utf8.c_str(), -1, out.data(), n);
+  const int len = static_cast<int>(utf8.size());
+  const int n = MultiByteToWideChar(CP_UTF8, 0, utf8.data(), len, nullptr, 0);
+  std::wstring out(static_cast<std::size_t>(n), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, utf8.data(), len, out.data(), n);
   return out;
 }
 
-std::string errorText(DWORD code) {
+std::string errorText(unsigned long code) {
   wchar_t* buf = nullptr;
   const DWORD n = FormatMessageW(
       FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
@@ -27,7 +31,7 @@ std::string errorText(DWORD code) {
   if (buf) LocalFree(buf);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == '.'))
     text.pop_back();
-  return text + " (code " + std::to_string(code) + ")";
+  return text + " (error " + std::to_string(code) + ")";
 }
 
 }  // namespace reachmon::core::win
