@@ -192,7 +192,7 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
     setState(stats, PathState::kError);
     if (stats.last_error.exchange(reason) != reason) {
       spdlog::warn("path {} -> {}: {}{}", spec.source, spec.target, reasonName(reason),
-                   os_error ? " (" + std::string(std::strerror(os_error)) + ")" : "");
+                   os_error ? " (" + osErrorText(os_error) + ")" : "");
     }
   };
   if (!source.address) return fail(ErrorReason::kSourceUnavailable, 0);

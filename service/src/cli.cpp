@@ -24,7 +24,9 @@ Usage:
   reachmon run [--config FILE] [--log-level LEVEL]
       Probe in the foreground (or as the Windows service) until stopped; SIGHUP, a service
       PARAMCHANGE, POST /-/reload or an edit of the config file reloads it.
-      Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%eachmoneachmon.json).
+      Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%
+eachmon
+eachmon.json).
   reachmon check-config FILE
       Validate FILE and print every error with its JSON path. Exit 0 if valid, 1 if not.
   reachmon interfaces
@@ -91,6 +93,7 @@ int run(const std::vector<std::string>& args) {
     return usageError("unknown log level '" + opts["--log-level"] + "'");
   setupRunLogging();
   spdlog::set_level(level);
+  prepareConfig(opts["--config"]);
   Control control;
   return runHosted(control, [&](const std::function<void()>& ready) {
     try {

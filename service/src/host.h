@@ -24,6 +24,11 @@ void setupRunLogging();
 // /etc/reachmon/reachmon.json, or %ProgramData%\reachmon\reachmon.json on Windows.
 std::string defaultConfigPath();
 
+// Before `reachmon run` reads `config_path`: on Windows, when it is the default path and does not
+// exist yet, it is created from reachmon.example.json beside reachmon.exe (what the MSI ships),
+// so a fresh install runs at once and no installer ever writes over an operator's file.
+void prepareConfig(const std::string& config_path);
+
 // Commands only this platform has (Windows: install, uninstall), with their --help text.
 std::optional<int> runPlatformCommand(const std::vector<std::string>& args);
 std::string platformHelp();

@@ -39,6 +39,8 @@ void setupRunLogging() {}  // stderr: journald adds time and unit
 
 std::string defaultConfigPath() { return "/etc/reachmon/reachmon.json"; }
 
+void prepareConfig(const std::string&) {}  // the .deb installs /etc/reachmon/reachmon.json
+
 std::optional<int> runPlatformCommand(const std::vector<std::string>&) { return std::nullopt; }
 
 std::string platformHelp() { return ""; }

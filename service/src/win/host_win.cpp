@@ -125,6 +125,22 @@ int runHosted(Control& control, const ServiceBody& body) {
   return rc;
 }
 
+void prepareConfig(const std::string& config_path) {
+  if (config_path != defaultConfigPath()) return;
+  const std::wstring target = win::toWide(config_path);
+  if (GetFileAttributesW(target.c_str()) != INVALID_FILE_ATTRIBUTES) return;
+  std::wstring example(MAX_PATH, L'\0');
+  example.resize(GetModuleFileNameW(nullptr, example.data(), MAX_PATH));
+  example = example.substr(0, example.find_last_of(L'\\') + 1) + L"reachmon.example.json";
+  // CopyFile with bFailIfExists: never replaces a file that appeared meanwhile.
+  if (CopyFileW(example.c_str(), target.c_str(), TRUE)) {
+    spdlog::info("created {} from {}", config_path, win::toUtf8(example));
+  } else if (GetLastError() != ERROR_FILE_EXISTS) {
+    spdlog::warn("no config at {} and cannot create it from {}: {}", config_path,
+                 win::toUtf8(example), win::errorText(GetLastError()));
+  }
+}
+
 std::string defaultConfigPath() { return win::toUtf8(win::dataDirectory() + L"\\reachmon.json"); }
 
 }  // namespace reachmon::service

@@ -108,10 +108,41 @@ int uninstall() {
   return 0;
 }
 
+// Waits until the service has stopped and its process has exited (at most 30 s). The MSI runs it
+// between StopServices and RemoveFiles: Windows Installer's own wait covers only the STOPPED
+// state, Wine's not even that, and a running reachmon.exe cannot be deleted.
+int waitStopped() {
+  ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
+  if (!scm) return 0;
+  ScHandle service(OpenServiceW(scm.get(), win::kServiceName, SERVICE_QUERY_STATUS));
+  if (!service) return 0;  // not installed: nothing to wait for
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  DWORD pid = 0;
+  for (;;) {
+    SERVICE_STATUS_PROCESS status{};
+    DWORD needed = 0;
+    if (!QueryServiceStatusEx(service.get(), SC_STATUS_PROCESS_INFO,
+                              reinterpret_cast<BYTE*>(&status), sizeof status, &needed))
+      return 0;
+    if (status.dwProcessId) pid = status.dwProcessId;
+    if (status.dwCurrentState == SERVICE_STOPPED) break;
+    if (std::chrono::steady_clock::now() > deadline) return 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (pid) {
+    if (HANDLE process = OpenProcess(SYNCHRONIZE, FALSE, pid)) {
+      WaitForSingleObject(process, 30000);
+      CloseHandle(process);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::optional<int> runPlatformCommand(const std::vector<std::string>& args) {
   if (args[0] == "install") return install(args);
+  if (args[0] == "wait-stopped") return waitStopped();
   if (args[0] == "uninstall") {
     if (args.size() != 1) {
       std::cerr << "reachmon: uninstall takes no arguments\n";
@@ -128,6 +159,9 @@ std::string platformHelp() {
       on failure, Event Log source). The service runs "reachmon run [--config FILE]".
   reachmon uninstall
       Stop and remove the service and its Event Log source.
+  reachmon wait-stopped
+      Wait (up to 30 s) until the service has stopped and its process has exited; the MSI runs
+      it before removing files.
 )";
 }
 

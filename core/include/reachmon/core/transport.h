@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "reachmon/core/address.h"
 #include "reachmon/core/clock.h"
@@ -28,6 +29,9 @@ struct SendResult {
   int os_error = 0;              // errno / GetLastError() when status != kOk
   std::int64_t realtime_ns = 0;  // wall clock just before sending, 0 if the engine has none
 };
+
+// Text of an OS error code as SendResult::os_error carries it (errno / Win32 error).
+std::string osErrorText(int code);
 
 class Transport {
  public:

@@ -91,6 +91,14 @@ void addControl(msghdr& msg, cmsghdr*& c, int level, int type, const void* data,
 
 }  // namespace
 
+}  // namespace reachmon::core::posix
+
+namespace reachmon::core {
+std::string osErrorText(int code) { return std::strerror(code); }
+}  // namespace reachmon::core
+
+namespace reachmon::core::posix {
+
 std::uint16_t icmpChecksum(const std::uint8_t* data, std::size_t len) {
   std::uint32_t sum = 0;
   for (std::size_t i = 0; i + 1 < len; i += 2) sum += readBe16(data + i);

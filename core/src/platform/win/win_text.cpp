@@ -1,5 +1,6 @@
 #include "reachmon/core/win_text.h"
 
+#include "reachmon/core/transport.h"
 #include "win.h"
 
 namespace reachmon::core::win {
@@ -35,3 +36,7 @@ std::string errorText(unsigned long code) {
 }
 
 }  // namespace reachmon::core::win
+
+namespace reachmon::core {
+std::string osErrorText(int code) { return win::errorText(static_cast<unsigned long>(code)); }
+}  // namespace reachmon::core
