@@ -349,3 +349,25 @@ TEST_CASE("Reload: surviving paths keep counters, removed ones go, new ones are 
   REQUIRE(new_sends.size() == 2);
   CHECK(new_sends[1] - new_sends[0] == 50ms);  // spread over the interval, not a burst
 }
+
+TEST_CASE("Reload: a survivor with a new interval keeps its counters and takes the new period",
+          "[reload]") {
+  Rig rig;
+  const auto src = Rig::source("a", "192.0.2.1");
+  rig.core.apply({{src}, {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms)}}, Duration{0});
+  rig.runFor(300ms);
+  const auto stats = rig.box.get()->paths.at(0).stats;
+  REQUIRE(stats->sent.load() == 3);
+  rig.core.apply({{src}, {Rig::path("a", "t", "198.51.100.1", 1s, 50ms)}}, Duration{0});
+  CHECK(rig.box.get()->paths.at(0).stats == stats);
+  const auto before = rig.transport.sent.size();
+  rig.runFor(2100ms);
+  // The send already due at 300 ms still happens, then one per second.
+  std::vector<core::TimePoint> at;
+  for (std::size_t i = before; i < rig.transport.sent.size(); ++i)
+    at.push_back(rig.transport.sent[i].at);
+  REQUIRE(at.size() == 3);
+  CHECK(at[1] - at[0] == 1s);
+  CHECK(at[2] - at[1] == 1s);
+  CHECK(stats->sent.load() == 6);
+}

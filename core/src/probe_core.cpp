@@ -54,13 +54,14 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     const auto src_index = static_cast<std::uint32_t>(src - sources_.begin());
     auto it = existing.find({p.source, p.target});
     if (it != existing.end()) {
-      Slot& slot = slots_[it->second];
+      const std::uint32_t index = it->second;
       existing.erase(it);
+      Slot& slot = slots_[index];
       const bool new_interval = slot.spec->options.interval != p.options.interval;
       if (!(*slot.spec == p)) slot.spec = std::make_shared<const PathSpec>(std::move(p));
       slot.source = src_index;
       if (new_interval)
-        schedule(it->second, std::min(slot.next_send, now + slot.spec->options.interval));
+        schedule(index, std::min(slot.next_send, now + slot.spec->options.interval));
       continue;
     }
     const std::uint32_t index = allocateSlot();
