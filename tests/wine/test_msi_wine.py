@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 from reachmon_testlib import TestRun, wait_for  # noqa: E402
-from test_service_wine import scrape, wine  # noqa: E402
+from test_service_wine import persistent_wineserver, scrape, wine  # noqa: E402
 
 UNINSTALL_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall"
 
@@ -42,8 +42,7 @@ def main():
                         "-D", "DocDir=.", "-o", newer, wxs], cwd=stage, capture_output=True, text=True)
     t.check(f"a newer MSI ({newer_version}) builds from the same source", r.returncode == 0, r.stderr)
 
-    server = subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = persistent_wineserver()
     try:
         wine("msiexec", "/x", msi, "/qn")  # leftovers of an interrupted run
         subprocess.run(["rm", "-rf", data_dir])

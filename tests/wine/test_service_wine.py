@@ -34,6 +34,16 @@ def wine(*args, timeout=60):
         return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
 
 
+def persistent_wineserver():
+    """A wineserver that stays up between wine commands. A server left lingering by an earlier
+    test would refuse "-p" and exit when idle, and Wine then shuts its services down
+    (SERVICE_CONTROL_SHUTDOWN): so end any running one first."""
+    subprocess.run(["wineserver", "-k"], capture_output=True)
+    subprocess.run(["wineserver", "-w"], capture_output=True)
+    return subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         return Metrics(r.read().decode())
@@ -57,8 +67,7 @@ def main():
     cfg = os.path.join(work, "reachmon.json")
     self_target = {"name": "self", "host": "127.0.0.1"}
     write_json(cfg, config(port, [self_target]))
-    server = subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = persistent_wineserver()
     try:
         wine(exe, "uninstall")  # leftovers of an interrupted run
         r = wine(exe, "interfaces")
@@ -127,6 +136,15 @@ def main():
             text = out.read()
         t.check("console mode (no SCM) probes, and Ctrl-C stops it cleanly",
                 rc == 0 and "stopping" in text, text[-500:])
+    except Exception:
+        # Leave the next engineer something to go on: what the SCM and the service said.
+        print("sc query:", wine("sc", "query", "reachmon").stdout)
+        log_file = os.path.join(prefix, "drive_c", "ProgramData", "reachmon", "logs", "reachmon.log")
+        if os.path.exists(log_file):
+            print("service log:\n" + open(log_file).read()[-3000:])
+        print(subprocess.run(["ps", "-eo", "pid,etime,args"], capture_output=True,
+                             text=True).stdout[-3000:])
+        raise
     finally:
         wine(exe, "uninstall")
         subprocess.run(["wineserver", "-k"], capture_output=True)

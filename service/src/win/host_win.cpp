@@ -71,7 +71,13 @@ DWORD WINAPI controlHandler(DWORD code, DWORD, LPVOID, LPVOID context) {
   }
 }
 
+// A service ignores console events: it may have inherited a console from whatever started the
+// service manager, and the default handler would end the process when that console goes away.
+// Stop and shutdown reach a service through the SCM only.
+BOOL WINAPI ignoreConsoleEvents(DWORD) { return TRUE; }
+
 void WINAPI serviceMain(DWORD, LPWSTR*) {
+  SetConsoleCtrlHandler(&ignoreConsoleEvents, TRUE);
   HostContext* host = currentHost().load();
   host->status_handle = RegisterServiceCtrlHandlerExW(kServiceName, &controlHandler, host);
   if (!host->status_handle) return;
