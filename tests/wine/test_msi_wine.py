@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 from reachmon_testlib import TestRun, wait_for  # noqa: E402
-from test_service_wine import persistent_wineserver, scrape, wine  # noqa: E402
+from test_service_wine import WineSession, scrape, wine  # noqa: E402
 
 UNINSTALL_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall"
 
@@ -42,7 +42,11 @@ def main():
                         "-D", "DocDir=.", "-o", newer, wxs], cwd=stage, capture_output=True, text=True)
     t.check(f"a newer MSI ({newer_version}) builds from the same source", r.returncode == 0, r.stderr)
 
-    server = persistent_wineserver()
+    with WineSession():
+        return run_checks(t, msi, newer, program_dir, data_dir, config)
+
+
+def run_checks(t, msi, newer, program_dir, data_dir, config):
     try:
         wine("msiexec", "/x", msi, "/qn")  # leftovers of an interrupted run
         subprocess.run(["rm", "-rf", data_dir])
@@ -89,8 +93,6 @@ def main():
         t.check("nothing listens any more", not still_listening)
     finally:
         wine("msiexec", "/x", newer, "/qn", timeout=120)
-        subprocess.run(["wineserver", "-k"], capture_output=True)
-        server.wait(10)
     return t.close()
 
 

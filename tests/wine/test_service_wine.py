@@ -34,14 +34,33 @@ def wine(*args, timeout=60):
         return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
 
 
-def persistent_wineserver():
-    """A wineserver that stays up between wine commands. A server left lingering by an earlier
-    test would refuse "-p" and exit when idle, and Wine then shuts its services down
-    (SERVICE_CONTROL_SHUTDOWN): so end any running one first."""
-    subprocess.run(["wineserver", "-k"], capture_output=True)
-    subprocess.run(["wineserver", "-w"], capture_output=True)
-    return subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+class WineSession:
+    """Keeps one Wine session (wineserver, services.exe, our service) alive for a whole test.
+
+    A wineserver exits once only system processes are left, and Wine then shuts its services
+    down; "wineserver -p" alone did not always prevent that here (it races with the first wine
+    command, which may start a server of its own). So: end any server still running, start a
+    persistent one, wait until it answers, and keep a user process (a cmd.exe waiting on its
+    stdin) attached until the test ends."""
+
+    def __enter__(self):
+        subprocess.run(["wineserver", "-k"], capture_output=True)
+        subprocess.run(["wineserver", "-w"], capture_output=True)
+        self.server = subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wine("cmd", "/c", "exit")  # returns once the server is up
+        self.anchor = subprocess.Popen(["wine", "cmd"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        self.anchor.stdin.close()
+        try:
+            self.anchor.wait(10)
+        except subprocess.TimeoutExpired:
+            self.anchor.kill()
+        subprocess.run(["wineserver", "-k"], capture_output=True)
+        self.server.wait(10)
 
 
 def scrape(port):
@@ -67,7 +86,11 @@ def main():
     cfg = os.path.join(work, "reachmon.json")
     self_target = {"name": "self", "host": "127.0.0.1"}
     write_json(cfg, config(port, [self_target]))
-    server = persistent_wineserver()
+    with WineSession():
+        return run_checks(t, exe, control, cfg, port, prefix, self_target)
+
+
+def run_checks(t, exe, control, cfg, port, prefix, self_target):
     try:
         wine(exe, "uninstall")  # leftovers of an interrupted run
         r = wine(exe, "interfaces")
@@ -147,8 +170,6 @@ def main():
         raise
     finally:
         wine(exe, "uninstall")
-        subprocess.run(["wineserver", "-k"], capture_output=True)
-        server.wait(10)
     return t.close()
 
 
