@@ -497,16 +497,23 @@ LoadResult parseConfig(std::string_view text) {
   return result;
 }
 
-LoadResult loadConfigFile(const std::filesystem::path& file) {
+std::optional<std::string> readConfigText(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  if (!in) return std::nullopt;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text) {
+  auto bytes = readConfigText(file);
+  if (text) *text = bytes.value_or("");
+  if (!bytes) {
     LoadResult r;
     r.errors.push_back({"", std::string("cannot read the file: ") + std::strerror(errno)});
     return r;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parseConfig(buf.str());
+  return parseConfig(*bytes);
 }
 
 }  // namespace reachmon::config

@@ -3,8 +3,6 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "http_server.h"
@@ -16,13 +14,6 @@ namespace reachmon::service {
 namespace {
 
 constexpr std::chrono::seconds kStallLimit{5};
-
-std::string readFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 double unixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -40,15 +31,13 @@ App::App(AppOptions options) : options_(std::move(options)) {}
 App::~App() = default;
 
 void App::run(Control& control) {
-  const std::string text = readFile(options_.config_path);
-  auto loaded = config::loadConfigFile(options_.config_path);
+  auto loaded = config::loadConfigFile(options_.config_path, &last_seen_text_);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors)
       spdlog::error("{}: {}", options_.config_path.string(), e.str());
     throw std::runtime_error("invalid config " + options_.config_path.string() + " (" +
                              std::to_string(loaded.errors.size()) + " errors)");
   }
-  last_seen_text_ = text;
   monitor_ = core::Monitor::create({});
   applyConfig(*loaded.config);
   config_ = std::move(loaded.config);
@@ -78,8 +67,13 @@ void App::run(Control& control) {
       reload(control.reloadReason());
       continue;
     }
-    const std::string current = readFile(options_.config_path);
-    if (current != last_seen_text_) reload("file change");
+    const std::string current = config::readConfigText(options_.config_path).value_or("");
+    bool changed = false;
+    {
+      std::lock_guard lock(reload_mutex_);  // POST /-/reload writes it from an HTTP thread
+      changed = current != last_seen_text_;
+    }
+    if (changed) reload("file change");
     reresolveIfDue();
   }
   spdlog::info("stopping");
@@ -87,12 +81,15 @@ void App::run(Control& control) {
   monitor_->stop();
 }
 
-void App::applyConfig(const config::Config& cfg) {
+std::size_t App::applyConfig(const config::Config& cfg) {
   resolved_ = resolveTargets(cfg, resolved_);
   next_resolve_ = std::chrono::steady_clock::now() + cfg.resolve_interval;
-  monitor_->apply(buildPathSet(cfg, resolved_), cfg.min_send_gap);
+  auto set = buildPathSet(cfg, resolved_);
+  const std::size_t paths = set.paths.size();
+  monitor_->apply(std::move(set), cfg.min_send_gap);
   reload_status_.last_successful = true;
   reload_status_.last_success_unix_seconds = unixNow();
+  return paths;
 }
 
 void App::reresolveIfDue() {
@@ -108,9 +105,7 @@ void App::reresolveIfDue() {
 
 std::pair<bool, std::string> App::reload(const std::string& trigger) {
   std::lock_guard lock(reload_mutex_);
-  const std::string text = readFile(options_.config_path);
-  last_seen_text_ = text;
-  auto loaded = config::parseConfig(text);
+  auto loaded = config::loadConfigFile(options_.config_path, &last_seen_text_);
   if (!loaded.ok()) {
     reload_status_.last_successful = false;
     for (const auto& e : loaded.errors)
@@ -122,9 +117,8 @@ std::pair<bool, std::string> App::reload(const std::string& trigger) {
     spdlog::warn("\"listen\" changed to {}; it takes effect at the next restart",
                  loaded.config->listen);
   if (config_) loaded.config->listen = config_->listen;
-  applyConfig(*loaded.config);
+  const std::size_t paths = applyConfig(*loaded.config);
   config_ = std::move(loaded.config);
-  const auto paths = buildPathSet(*config_, resolved_).paths.size();
   spdlog::info("config reloaded ({}): {} paths", trigger, paths);
   return {true, "config reloaded: " + std::to_string(paths) + " paths"};
 }

@@ -39,11 +39,13 @@ class App {
 
  private:
   std::pair<bool, std::string> healthy() const;
-  void applyConfig(const config::Config& cfg);
+  // Resolves, builds and hands over the path set; returns how many paths it has.
+  std::size_t applyConfig(const config::Config& cfg);
   void reresolveIfDue();
 
   AppOptions options_;
-  std::mutex reload_mutex_;  // serialises reloads from HTTP, signals and the file watcher
+  std::mutex reload_mutex_;  // serialises reloads from HTTP, signals and the file watcher,
+                             // and guards config_, last_seen_text_ and resolved_
   std::optional<config::Config> config_;
   std::string last_seen_text_;
   ResolvedHosts resolved_;

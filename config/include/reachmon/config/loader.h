@@ -28,7 +28,10 @@ struct LoadResult {
 
 // Validates `text` completely; never throws on bad input.
 LoadResult parseConfig(std::string_view text);
+// The file's bytes, or nullopt (with errno set) when it cannot be read.
+std::optional<std::string> readConfigText(const std::filesystem::path& file);
 // Reads and validates a file; an unreadable file is reported as an error, not thrown.
-LoadResult loadConfigFile(const std::filesystem::path& file);
+// `text`, if given, receives the bytes that were validated (empty when unreadable).
+LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text = nullptr);
 
 }  // namespace reachmon::config
