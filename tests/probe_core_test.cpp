@@ -1,4 +1,4 @@
-#include "reachmon/core/probe_core.h"
+#include "probe_core.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -123,7 +123,7 @@ TEST_CASE("Probe: a valid reply counts once, with its RTT and TTL", "[probe]") {
   CHECK(v(s.timed_out) == 0);  // an answered probe never also times out
 }
 
-TEST_CASE("Probe: no reply within the timeout is a timeout; a later one is late", "[probe]") {
+TEST_CASE("Probe: no reply within the timeout is a timeout, and a later one is late", "[probe]") {
   Rig rig;
   rig.core.apply(
       {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -14,6 +15,15 @@
 
 namespace reachmon::config {
 namespace {
+
+// Every accepted range must fit the field it is stored in.
+template <typename T>
+constexpr bool fits(IntRange r) {
+  return r.min >= std::numeric_limits<T>::min() && r.max <= std::numeric_limits<T>::max();
+}
+static_assert(fits<decltype(core::ProbeOptions::payload_size)>(kPayloadSize));
+static_assert(fits<decltype(core::ProbeOptions::ttl)>(kTtl));
+static_assert(fits<decltype(core::ProbeOptions::tos)>(kTos));
 
 using core::Family;
 using nlohmann::json;
@@ -125,7 +135,9 @@ class Validator {
     return true;
   }
 
-  void readInt(const json& v, const std::string& path, IntRange range, int& out) {
+  // `range` must fit in T (the limits in limits.h are chosen so).
+  template <typename T>
+  void readInt(const json& v, const std::string& path, IntRange range, T& out) {
     if (!expectType(v, path, v.is_number_integer(), "an integer")) return;
     auto n = v.get<std::int64_t>();
     if (n < range.min || n > range.max) {
@@ -133,7 +145,7 @@ class Validator {
                       std::to_string(range.max) + ")");
       return;
     }
-    out = static_cast<int>(n);
+    out = static_cast<T>(n);
   }
 
   void readBool(const json& v, const std::string& path, bool& out) {
@@ -193,7 +205,7 @@ class Validator {
     out = s;
   }
 
-  void readProbeSettings(const json& obj, const std::string& path, ProbeSettings& p) {
+  void readProbeOptions(const json& obj, const std::string& path, core::ProbeOptions& p) {
     if (auto* v = find(obj, "interval"))
       readDuration(*v, path + ".interval", kInterval, p.interval);
     if (auto* v = find(obj, "timeout")) readDuration(*v, path + ".timeout", kTimeout, p.timeout);
@@ -205,7 +217,7 @@ class Validator {
       readBool(*v, path + ".dont_fragment", p.dont_fragment);
   }
 
-  void checkTimeout(const ProbeSettings& p, const std::string& path) {
+  void checkTimeout(const core::ProbeOptions& p, const std::string& path) {
     if (p.timeout > p.interval)
       error(path + ".timeout", "timeout " + formatDuration(p.timeout) + " exceeds interval " +
                                    formatDuration(p.interval) + "; it must not be longer");
@@ -217,7 +229,7 @@ class Validator {
     checkKeys(
         v, path,
         {"interval", "timeout", "payload_size", "ttl", "dont_fragment", "tos", "resolve_interval"});
-    readProbeSettings(v, path, cfg.defaults);
+    readProbeOptions(v, path, cfg.defaults);
     if (auto* r = find(v, "resolve_interval"))
       readDuration(*r, path + ".resolve_interval", kResolveInterval, cfg.resolve_interval);
     checkTimeout(cfg.defaults, path);
@@ -264,7 +276,7 @@ class Validator {
       const std::string path = "$.sources[" + std::to_string(i) + "]";
       if (!expectType(s, path, s.is_object(), "an object")) continue;
       checkKeys(s, path, {"name", "address", "interface", "family"});
-      Source src;
+      core::SourceSpec src;
       bool ok = readName(s, path, names, src.name);
       std::optional<Family> family;
       if (auto* f = find(s, "family")) readFamily(*f, path + ".family", family);
@@ -319,7 +331,7 @@ class Validator {
       std::optional<Family> family;
       if (auto* f = find(t, "family")) readFamily(*f, path + ".family", family);
       readHost(t, path, family, tgt);
-      readProbeSettings(t, path, tgt.probe);
+      readProbeOptions(t, path, tgt.probe);
       if (find(t, "interval") || find(t, "timeout")) checkTimeout(tgt.probe, path);
       readLabels(t, path, tgt);
       readTargetSources(t, path, cfg, tgt);
@@ -365,7 +377,7 @@ class Validator {
   }
 
   void readTargetSources(const json& t, const std::string& path, const Config& cfg, Target& tgt) {
-    auto same_family = [&](const Source& s) { return s.family == tgt.family; };
+    auto same_family = [&](const core::SourceSpec& s) { return s.family == tgt.family; };
     const json* list = find(t, "sources");
     if (!list) {
       if (!cfg.sources.empty() && std::none_of(cfg.sources.begin(), cfg.sources.end(), same_family))
@@ -380,7 +392,7 @@ class Validator {
       std::string name;
       if (!readString((*list)[j], sp, name)) continue;
       auto it = std::find_if(cfg.sources.begin(), cfg.sources.end(),
-                             [&](const Source& s) { return s.name == name; });
+                             [&](const core::SourceSpec& s) { return s.name == name; });
       if (it == cfg.sources.end()) {
         error(sp, "unknown source " + quote(name));
       } else if (!same_family(*it)) {

@@ -1,4 +1,4 @@
-#include "reachmon/core/probe_core.h"
+#include "probe_core.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,6 +6,8 @@
 #include <cstring>
 #include <functional>
 #include <map>
+
+#include "reachmon/core/os_text.h"
 
 namespace reachmon::core {
 namespace {
@@ -17,6 +19,18 @@ bool sameHost(const IpAddress& a, const IpAddress& b) {
 }
 
 void setState(PathStats& stats, PathState s) { stats.state.store(s, std::memory_order_release); }
+
+template <typename Entry>
+void pushHeap(std::vector<Entry>& heap, const Entry& e) {
+  heap.push_back(e);
+  std::push_heap(heap.begin(), heap.end(), std::greater<>());
+}
+
+template <typename Entry>
+void popHeap(std::vector<Entry>& heap) {
+  std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+  heap.pop_back();
+}
 
 }  // namespace
 
@@ -71,7 +85,6 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     slot.source = src_index;
     slot.active = true;
     slot.history = {};
-    ++active_paths_;
     fresh.push_back(index);
   }
   // First sends of new paths are spread evenly over their interval: no burst at start or reload.
@@ -80,16 +93,7 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     schedule(fresh[k], now + interval * static_cast<std::int64_t>(k) /
                                  static_cast<std::int64_t>(fresh.size()));
   }
-  for (auto& [key, index] : existing) {
-    Slot& slot = slots_[index];
-    slot.active = false;
-    ++slot.life;
-    ++slot.epoch;
-    slot.spec.reset();
-    slot.stats.reset();
-    free_slots_.push_back(index);
-    --active_paths_;
-  }
+  for (const auto& [key, index] : existing) freeSlot(index);
   publish();
 }
 
@@ -121,12 +125,21 @@ std::uint32_t ProbeCore::allocateSlot() {
   return static_cast<std::uint32_t>(slots_.size() - 1);
 }
 
+void ProbeCore::freeSlot(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  slot.active = false;
+  ++slot.generation;
+  ++slot.schedule_version;
+  slot.spec.reset();
+  slot.stats.reset();
+  free_slots_.push_back(index);
+}
+
 void ProbeCore::schedule(std::uint32_t slot, TimePoint when) {
   Slot& s = slots_[slot];
-  ++s.epoch;  // older send entries of this slot become stale
+  ++s.schedule_version;
   s.next_send = when;
-  sends_.push_back({when, slot, s.epoch, 0});
-  std::push_heap(sends_.begin(), sends_.end(), std::greater<>());
+  pushHeap(sends_, SendEntry{when, slot, s.schedule_version});
 }
 
 TimePoint ProbeCore::nextWake() const {
@@ -142,35 +155,31 @@ void ProbeCore::runDue() {
   monitor_stats_.heartbeat_ns.store(now.count(), std::memory_order_relaxed);
   finishTimeouts(now);
   while (!sends_.empty() && sends_.front().when <= now) {
-    const TimerEntry e = sends_.front();
+    const SendEntry e = sends_.front();
     Slot& slot = slots_[e.slot];
-    if (!slot.active || slot.epoch != e.epoch) {
-      std::pop_heap(sends_.begin(), sends_.end(), std::greater<>());
-      sends_.pop_back();
+    if (!slot.active || slot.schedule_version != e.schedule_version) {
+      popHeap(sends_);
       continue;
     }
     if (now < last_send_ + min_send_gap_) break;
-    std::pop_heap(sends_.begin(), sends_.end(), std::greater<>());
-    sends_.pop_back();
+    popHeap(sends_);
     sendProbe(e.slot, e.when, now);
     // Keep the path's phase; only a stall longer than a whole interval moves it.
     const Duration interval = slot.spec->options.interval;
     TimePoint next = e.when + interval;
     if (next + interval <= now) next = now + interval;
     slot.next_send = next;
-    sends_.push_back({next, e.slot, slot.epoch, 0});
-    std::push_heap(sends_.begin(), sends_.end(), std::greater<>());
+    pushHeap(sends_, SendEntry{next, e.slot, slot.schedule_version});
     now = clock_.now();
   }
 }
 
 void ProbeCore::finishTimeouts(TimePoint now) {
   while (!timeouts_.empty() && timeouts_.front().when <= now) {
-    const TimerEntry e = timeouts_.front();
-    std::pop_heap(timeouts_.begin(), timeouts_.end(), std::greater<>());
-    timeouts_.pop_back();
+    const TimeoutEntry e = timeouts_.front();
+    popHeap(timeouts_);
     Slot& slot = slots_[e.slot];
-    if (!slot.active || slot.life != e.epoch) continue;
+    if (!slot.active || slot.generation != e.generation) continue;
     for (Probe& p : slot.history) {
       if (p.state == ProbeState::kPending && p.sequence == e.sequence) {
         p.state = ProbeState::kTimedOut;
@@ -180,8 +189,6 @@ void ProbeCore::finishTimeouts(TimePoint now) {
     }
   }
 }
-
-std::uint64_t ProbeCore::nextNonce() { return rng_(); }
 
 void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoint now) {
   Slot& slot = slots_[slot_index];
@@ -200,9 +207,9 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
   if (!spec.target_address) return fail(ErrorReason::kResolveFailed, 0);
   monitor_stats_.send_delay.observe(std::max(Duration{0}, now - scheduled));
 
-  Family_& fam = families_[familyIndex(source.address->family)];
-  const std::uint16_t seq = fam.next_sequence++;
-  const std::uint64_t nonce = nextNonce();
+  FamilySequences& family = sequences_[familyIndex(source.address->family)];
+  const std::uint16_t seq = family.next++;
+  const std::uint64_t nonce = rng_();
   std::memcpy(payload_.data() + sizeof kPayloadMagic, &nonce, sizeof nonce);
   const EchoRequest request{*source.address, *spec.target_address, seq,
                             std::span(payload_.data(), spec.options.payload_size), spec.options};
@@ -221,17 +228,16 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
   }
   probe = Probe{seq, ProbeState::kPending, nonce, sent, result.realtime_ns};
   PathStats::add(stats.sent);
-  fam.owners[seq] = {slot_index, slot.life};
-  timeouts_.push_back({sent + spec.options.timeout, slot_index, slot.life, seq});
-  std::push_heap(timeouts_.begin(), timeouts_.end(), std::greater<>());
+  family.owners[seq] = {slot_index, slot.generation};
+  pushHeap(timeouts_, TimeoutEntry{sent + spec.options.timeout, slot_index, slot.generation, seq});
 }
 
 ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence,
                                        std::uint32_t& slot_out) {
-  const SeqOwner owner = families_[familyIndex(family)].owners[sequence];
+  const SequenceOwner owner = sequences_[familyIndex(family)].owners[sequence];
   if (owner.slot >= slots_.size()) return nullptr;
   Slot& slot = slots_[owner.slot];
-  if (!slot.active || slot.life != owner.life) return nullptr;
+  if (!slot.active || slot.generation != owner.generation) return nullptr;
   for (Probe& p : slot.history) {
     if (p.state != ProbeState::kFree && p.sequence == sequence) {
       slot_out = owner.slot;
@@ -241,43 +247,48 @@ ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence,
   return nullptr;
 }
 
+bool ProbeCore::answers(const EchoReply& reply, const Slot& slot, const Probe& probe) const {
+  if (reply.payload.size() < kPayloadHeader) return false;
+  if (std::memcmp(reply.payload.data(), kPayloadMagic, sizeof kPayloadMagic) != 0) return false;
+  std::uint64_t nonce = 0;
+  std::memcpy(&nonce, reply.payload.data() + sizeof kPayloadMagic, sizeof nonce);
+  if (nonce != probe.nonce) return false;
+  if (!slot.spec->target_address || !sameHost(reply.from, *slot.spec->target_address)) return false;
+  // Replies that reached another of our addresses answer somebody else's probe.
+  const std::optional<IpAddress>& source = sources_[slot.source].address;
+  return !reply.to || !source || sameHost(*reply.to, *source);
+}
+
 void ProbeCore::onReply(const EchoReply& reply) {
   std::uint32_t index = 0;
   Probe* probe = findProbe(reply.from.family, reply.sequence, index);
-  const Slot* slot = probe ? &slots_[index] : nullptr;
-  std::uint64_t nonce = 0;
-  const bool valid =
-      probe && reply.payload.size() >= kPayloadHeader &&
-      std::memcmp(reply.payload.data(), kPayloadMagic, sizeof kPayloadMagic) == 0 &&
-      (std::memcpy(&nonce, reply.payload.data() + sizeof kPayloadMagic, sizeof nonce), true) &&
-      nonce == probe->nonce && slot->spec->target_address &&
-      sameHost(reply.from, *slot->spec->target_address) &&
-      (!reply.to || !sources_[slot->source].address ||
-       sameHost(*reply.to, *sources_[slot->source].address));
-  if (!valid) {
+  if (!probe || !answers(reply, slots_[index], *probe)) {
     monitor_stats_.invalid_replies.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("ignored a stray or forged echo reply from {} (sequence {})",
                   formatIpAddress(reply.from), reply.sequence);
     return;
   }
-  PathStats& stats = *slot->stats;
-  switch (probe->state) {
+  countReply(reply, slots_[index], *probe);
+}
+
+void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
+  PathStats& stats = *slot.stats;
+  switch (probe.state) {
     case ProbeState::kPending: {
-      const Duration timeout = slot->spec->options.timeout;
-      Duration rtt = reply.received - probe->sent;
-      if (reply.realtime_rx_ns != 0 && probe->sent_realtime_ns != 0) {
-        const Duration kernel{reply.realtime_rx_ns - probe->sent_realtime_ns};
+      Duration rtt = reply.received - probe.sent;
+      if (reply.realtime_rx_ns != 0 && probe.sent_realtime_ns != 0) {
+        const Duration kernel{reply.realtime_rx_ns - probe.sent_realtime_ns};
         // The wall clock can step; trust it only when it agrees roughly with the monotonic one.
         if (kernel >= Duration{0} && kernel <= rtt + Duration{1'000'000}) rtt = kernel;
       }
-      if (rtt > timeout) {  // read after its deadline, e.g. the loop was stalled
-        probe->state = ProbeState::kTimedOut;
+      if (rtt > slot.spec->options.timeout) {  // read after its deadline: the loop was stalled
+        probe.state = ProbeState::kTimedOut;
         PathStats::add(stats.timed_out);
         PathStats::add(stats.late);
         setState(stats, PathState::kTimedOut);
         return;
       }
-      probe->state = ProbeState::kReplied;
+      probe.state = ProbeState::kReplied;
       stats.rtt.observe(rtt);
       stats.last_rtt_ns.store(rtt.count(), std::memory_order_relaxed);
       stats.reply_ttl.store(reply.ttl, std::memory_order_relaxed);

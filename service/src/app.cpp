@@ -1,13 +1,13 @@
-#include "app.h"
+#include "reachmon/service/app.h"
 
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
-#include "http_server.h"
 #include "reachmon/config/loader.h"
-#include "status_page.h"
+#include "reachmon/service/http_server.h"
+#include "reachmon/service/status_page.h"
 #include "version.h"
 
 namespace reachmon::service {
@@ -38,7 +38,7 @@ void App::run(Control& control) {
     throw std::runtime_error("invalid config " + options_.config_path.string() + " (" +
                              std::to_string(loaded.errors.size()) + " errors)");
   }
-  monitor_ = core::Monitor::create({});
+  monitor_ = options_.make_monitor ? options_.make_monitor() : core::Monitor::create({});
   applyConfig(*loaded.config);
   config_ = std::move(loaded.config);
   monitor_->start();

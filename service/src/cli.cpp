@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "reachmon/service/cli.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -8,11 +8,11 @@
 #include <map>
 #include <optional>
 
-#include "app.h"
 #include "commands.h"
 #include "host.h"
 #include "reachmon/config/loader.h"
 #include "reachmon/core/interfaces.h"
+#include "reachmon/service/app.h"
 #include "version.h"
 
 namespace reachmon::service {
@@ -24,9 +24,7 @@ Usage:
   reachmon run [--config FILE] [--log-level LEVEL]
       Probe in the foreground (or as the Windows service) until stopped; SIGHUP, a service
       PARAMCHANGE, POST /-/reload or an edit of the config file reloads it.
-      Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%
-eachmon
-eachmon.json).
+      Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%\reachmon\reachmon.json).
   reachmon check-config FILE
       Validate FILE and print every error with its JSON path. Exit 0 if valid, 1 if not.
   reachmon interfaces
@@ -97,7 +95,11 @@ int run(const std::vector<std::string>& args) {
   Control control;
   return runHosted(control, [&](const std::function<void()>& ready) {
     try {
-      App app({opts["--config"], kPlatform, [&](int) { ready(); }});
+      AppOptions options;
+      options.config_path = opts["--config"];
+      options.platform = kPlatform;
+      options.on_ready = [&](int) { ready(); };
+      App app(std::move(options));
       app.run(control);
       return 0;
     } catch (const std::exception& e) {

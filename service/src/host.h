@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "control.h"
+#include "reachmon/service/control.h"
 
 namespace reachmon::service {
 

@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "reachmon/service/http_server.h"
 
 #include <CivetServer.h>
 

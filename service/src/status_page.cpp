@@ -1,4 +1,4 @@
-#include "status_page.h"
+#include "reachmon/service/status_page.h"
 
 #include <fmt/format.h>
 
@@ -19,6 +19,9 @@ std::string htmlEscape(const std::string& s) {
         break;
       case '"':
         out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
         break;
       default:
         out += c;

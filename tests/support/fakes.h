@@ -1,13 +1,19 @@
-// Test doubles for the probe thread's collaborators: a clock that moves only when told, and a
-// transport that records every echo request instead of sending it.
+// Test doubles for the probe thread's collaborators: a clock that moves only when told, a
+// transport that records every echo request instead of sending it, and an engine built on
+// them that delivers what a test queues.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
+#include "engine.h"
 #include "reachmon/core/clock.h"
 #include "reachmon/core/interfaces.h"
-#include "reachmon/core/transport.h"
+#include "transport.h"
 
 namespace reachmon::test {
 
@@ -15,12 +21,12 @@ using namespace std::chrono_literals;
 
 class FakeClock final : public core::Clock {
  public:
-  core::TimePoint now() const override { return now_; }
-  void advance(core::Duration d) { now_ += d; }
-  void set(core::TimePoint t) { now_ = t; }
+  core::TimePoint now() const override { return core::TimePoint(now_.load()); }
+  void advance(core::Duration d) { now_ += d.count(); }
+  void set(core::TimePoint t) { now_ = t.count(); }
 
  private:
-  core::TimePoint now_{1'000'000'000};
+  std::atomic<std::int64_t> now_{1'000'000'000};  // tests may read it from two threads
 };
 
 struct SentProbe {
@@ -33,7 +39,7 @@ struct SentProbe {
 
 class FakeTransport final : public core::Transport {
  public:
-  explicit FakeTransport(const FakeClock& clock) : clock_(clock) {}
+  explicit FakeTransport(const core::Clock& clock) : clock_(clock) {}
   core::SendResult send(const core::EchoRequest& r) override {
     if (next_status != core::SendStatus::kOk) return {next_status, next_error, 0};
     sent.push_back({r.source, r.target, r.sequence,
@@ -59,7 +65,7 @@ class FakeTransport final : public core::Transport {
   int next_error = 0;
 
  private:
-  const FakeClock& clock_;
+  const core::Clock& clock_;
 };
 
 inline core::IpAddress ip(const char* text) { return *core::parseIpAddress(text); }
@@ -67,5 +73,66 @@ inline core::IpAddress ip(const char* text) { return *core::parseIpAddress(text)
 inline std::vector<core::InterfaceInfo> interfacesWith(std::vector<core::IpAddress> addresses) {
   return {core::InterfaceInfo{"eth0", 2, true, std::move(addresses), 0, ""}};
 }
+
+// An engine whose waits deliver what the test put in `inbox` and report `changed`. Waits block
+// (in real time, at most 5 ms) only when a thread runs the loop; tests that call turn()
+// themselves set `block = false`. Fields other than the atomics belong to the probe thread.
+class FakeEngine final : public core::Engine {
+ public:
+  explicit FakeEngine(const core::Clock& clock) : transport_(clock) {}
+
+  core::Transport& transport() override { return transport_; }
+  std::vector<core::InterfaceInfo> interfaces() override {
+    ++interface_lists;
+    std::lock_guard lock(mutex_);
+    return host_interfaces;
+  }
+  bool watchesInterfaces() const override { return watching; }
+  Events wait(core::Duration timeout, core::ReplySink& sink) override {
+    waits.push_back(timeout);
+    {
+      std::unique_lock lock(mutex_);
+      if (block) cv_.wait_for(lock, std::min<core::Duration>(timeout, 5ms), [&] { return woken_; });
+      woken_ = false;
+    }
+    for (const auto& r : inbox) sink.onReply(r);
+    inbox.clear();
+    Events events;
+    events.interfaces_changed = changed.exchange(false);
+    return events;
+  }
+  void wake() override {
+    ++wakes;
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+    }
+    cv_.notify_all();
+  }
+  void finish(core::ReplySink&) override { ++finishes; }
+  std::string name() const override { return "fake"; }
+
+  FakeTransport& fakeTransport() { return transport_; }
+  void setInterfaces(std::vector<core::InterfaceInfo> list) {
+    std::lock_guard lock(mutex_);
+    host_interfaces = std::move(list);
+  }
+
+  std::vector<core::InterfaceInfo> host_interfaces = interfacesWith({ip("192.0.2.1")});
+  bool watching = true;
+  bool block = true;
+  std::vector<core::EchoReply> inbox;
+  std::vector<core::Duration> waits;
+  std::atomic<bool> changed{false};
+  std::atomic<int> interface_lists{0};
+  std::atomic<int> wakes{0};
+  std::atomic<int> finishes{0};
+
+ private:
+  FakeTransport transport_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+};
 
 }  // namespace reachmon::test

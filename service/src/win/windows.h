@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "reachmon/core/win_text.h"
+#include "reachmon/core/os_text.h"
 
 namespace reachmon::service::win {
 
@@ -17,9 +17,10 @@ inline constexpr const wchar_t* kServiceName = L"reachmon";
 inline constexpr const wchar_t* kDisplayName = L"reachmon reachability monitor";
 inline constexpr const char* kEventSource = "reachmon";
 
-using core::win::errorText;
-using core::win::toUtf8;
-using core::win::toWide;
+using core::toUtf8;
+using core::toWide;
+// "message (error N)" for a Win32 error code.
+inline std::string errorText(DWORD code) { return core::osErrorText(static_cast<int>(code)); }
 // %ProgramData%\reachmon (created if missing).
 std::wstring dataDirectory();
 

@@ -1,11 +1,13 @@
-// What the probe thread is asked to do: sources and paths, as plain values. Built by the service
-// from the config and handed to Monitor::apply(); the probe thread keeps its own copy.
+// What the probe thread is asked to do: sources and paths, as plain values. The config holds the
+// same types (ProbeOptions per target, SourceSpec per source), so a new probe option is one field
+// here, its parser in config/ and its docs. The service builds a PathSet from the config and
+// hands it to Monitor::apply(); the probe thread keeps its own copy.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "reachmon/core/address.h"
@@ -23,22 +25,22 @@ struct ProbeOptions {
   bool operator==(const ProbeOptions&) const = default;
 };
 
+// Exactly one of address / interface_name is set.
 struct SourceSpec {
   std::string name;
   Family family = Family::kIpv4;
-  std::optional<IpAddress> address;  // a fixed address that must be present on the host
-  std::optional<std::string>
-      interface_name;  // or: an interface name or index, followed for changes
+  std::optional<IpAddress> address;           // a fixed address that must be present on the host
+  std::optional<std::string> interface_name;  // or: an interface, followed for address changes
   bool operator==(const SourceSpec&) const = default;
 };
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using Labels = std::map<std::string, std::string>;
 
 struct PathSpec {
   std::string source;                       // SourceSpec::name
   std::string target;                       // target name from the config
   std::string host;                         // as configured, for the status page
-  Labels labels;                            // the target's own labels, sorted by name
+  Labels labels;                            // the target's own labels
   std::optional<IpAddress> target_address;  // nullopt while the host does not resolve
   ProbeOptions options;
   bool operator==(const PathSpec&) const = default;

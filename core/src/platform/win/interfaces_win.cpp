@@ -20,7 +20,7 @@ std::vector<InterfaceInfo> listInterfaces() {
   if (rc != NO_ERROR) return out;
   for (auto* a = reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buf.data()); a; a = a->Next) {
     InterfaceInfo info;
-    info.name = win::toUtf8(a->FriendlyName ? a->FriendlyName : L"");
+    info.name = toUtf8(a->FriendlyName ? a->FriendlyName : L"");
     info.index = a->IfIndex ? a->IfIndex : a->Ipv6IfIndex;
     info.up = a->OperStatus == IfOperStatusUp;
     info.luid = a->Luid.Value;

@@ -13,9 +13,9 @@ std::variant<IpAddress, std::string> resolveHost(const std::string& host, Family
   hints.ai_family = family == Family::kIpv4 ? AF_INET : AF_INET6;
   hints.ai_socktype = SOCK_DGRAM;
   addrinfoW* raw = nullptr;
-  const std::wstring wide = win::toWide(host);
+  const std::wstring wide = toWide(host);
   if (const int rc = GetAddrInfoW(wide.c_str(), nullptr, &hints, &raw); rc != 0)
-    return win::errorText(static_cast<DWORD>(rc));
+    return osErrorText(rc);
   std::unique_ptr<addrinfoW, decltype(&FreeAddrInfoW)> list(raw, &FreeAddrInfoW);
   for (addrinfoW* ai = raw; ai; ai = ai->ai_next) {
     IpAddress a;

@@ -12,7 +12,7 @@
 #include <icmpapi.h>
 // clang-format on
 
-#include "reachmon/core/win_text.h"
+#include "reachmon/core/os_text.h"
 
 // libiphlpapi.a exports IcmpSendEcho2Ex but MinGW's icmpapi.h does not declare it.
 extern "C" DWORD WINAPI IcmpSendEcho2Ex(HANDLE IcmpHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine,

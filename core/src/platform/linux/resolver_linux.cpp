@@ -17,7 +17,7 @@ std::variant<IpAddress, std::string> resolveHost(const std::string& host, Family
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(raw, &::freeaddrinfo);
   for (addrinfo* ai = raw; ai; ai = ai->ai_next) {
     IpAddress a;
-    if (ai->ai_addr && posix::fromSockaddr(ai->ai_addr, a)) return a;
+    if (ai->ai_addr && lnx::fromSockaddr(ai->ai_addr, a)) return a;
   }
   return std::string("no ") + std::string(familyName(family)) + " address";
 }

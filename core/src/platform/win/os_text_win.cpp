@@ -1,9 +1,7 @@
-#include "reachmon/core/win_text.h"
-
-#include "reachmon/core/transport.h"
+#include "reachmon/core/os_text.h"
 #include "win.h"
 
-namespace reachmon::core::win {
+namespace reachmon::core {
 
 std::string toUtf8(std::wstring_view wide) {
   if (wide.empty()) return {};
@@ -23,20 +21,17 @@ std::wstring toWide(std::string_view utf8) {
   return out;
 }
 
-std::string errorText(unsigned long code) {
+std::string osErrorText(int code) {
+  const auto dword = static_cast<DWORD>(code);
   wchar_t* buf = nullptr;
   const DWORD n = FormatMessageW(
       FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-      nullptr, code, 0, reinterpret_cast<wchar_t*>(&buf), 0, nullptr);
+      nullptr, dword, 0, reinterpret_cast<wchar_t*>(&buf), 0, nullptr);
   std::string text = n ? toUtf8(buf) : std::string("unknown error");
   if (buf) LocalFree(buf);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == '.'))
     text.pop_back();
-  return text + " (error " + std::to_string(code) + ")";
+  return text + " (error " + std::to_string(dword) + ")";
 }
 
-}  // namespace reachmon::core::win
-
-namespace reachmon::core {
-std::string osErrorText(int code) { return win::errorText(static_cast<unsigned long>(code)); }
 }  // namespace reachmon::core

@@ -1,33 +1,34 @@
-// Sends echo requests with IcmpSendEcho2Ex / Icmp6SendEcho2 and turns their APC completions into
-// replies and errors for ProbeCore. Probe thread only: requests must be issued by the thread
-// that waits alertably, because their completions run there as APCs.
+// Sends echo requests with IcmpSendEcho2Ex / Icmp6SendEcho2 and turns their APC completions
+// into replies and errors for a ReplySink. Probe thread only: requests must be issued by the
+// thread that waits alertably (WinEngine::wait), because their completions run there as APCs.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "../../transport.h"
 #include "icmp_api.h"
 #include "reachmon/core/clock.h"
-#include "reachmon/core/probe_core.h"
-#include "reachmon/core/transport.h"
 
 namespace reachmon::core::win {
 
 // The reason label of a completion status; nullopt for success, timeout and local failures.
 std::optional<ErrorReason> statusReason(ULONG status);
 
-class IcmpEngine final : public Transport {
+class IcmpTransport final : public Transport {
  public:
   // Opens the IPv4 and IPv6 ICMP handles. Throws std::runtime_error if neither opens.
-  IcmpEngine(IcmpApi& api, const Clock& clock);
+  IcmpTransport(IcmpApi& api, const Clock& clock);
   // Closes the handles. Requests still in flight must have completed, or been abandon()ed.
-  ~IcmpEngine() override;
-  IcmpEngine(const IcmpEngine&) = delete;
-  IcmpEngine& operator=(const IcmpEngine&) = delete;
+  ~IcmpTransport() override;
+  IcmpTransport(const IcmpTransport&) = delete;
+  IcmpTransport& operator=(const IcmpTransport&) = delete;
 
-  void setCore(ProbeCore* core) { core_ = core; }
   SendResult send(const EchoRequest& request) override;
+  // Where completions that run from now on deliver; nullptr drops them. WinEngine points it at
+  // the loop's sink for the length of each alertable wait.
+  void deliverTo(ReplySink* sink) { sink_ = sink; }
   std::size_t inFlight() const { return in_flight_; }
   Duration longestTimeout() const { return longest_timeout_; }
   // Gives up on requests that never completed: their memory is deliberately leaked so that a
@@ -43,7 +44,7 @@ class IcmpEngine final : public Transport {
 
   IcmpApi& api_;
   const Clock& clock_;
-  ProbeCore* core_ = nullptr;
+  ReplySink* sink_ = nullptr;
   HANDLE v4_ = INVALID_HANDLE_VALUE;
   HANDLE v6_ = INVALID_HANDLE_VALUE;
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever made; reused

@@ -8,7 +8,7 @@
 
 #include "reachmon/core/address.h"
 
-namespace reachmon::core::posix {
+namespace reachmon::core::lnx {
 
 inline socklen_t toSockaddr(const IpAddress& a, sockaddr_storage& out) {
   std::memset(&out, 0, sizeof out);
@@ -53,4 +53,4 @@ inline bool fromSockaddr(const sockaddr* sa, IpAddress& out) {
   return false;
 }
 
-}  // namespace reachmon::core::posix
+}  // namespace reachmon::core::lnx

@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace reachmon::core::posix {
+namespace reachmon::core::lnx {
 
 class UniqueFd {
  public:
@@ -34,4 +34,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace reachmon::core::posix
+}  // namespace reachmon::core::lnx

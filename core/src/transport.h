@@ -1,11 +1,11 @@
-// The boundary between the portable probe logic and an OS engine. The engine's event loop calls
-// ProbeCore, and ProbeCore calls Transport::send(); both happen on the probe thread only.
+// The boundary between the portable probe logic and an OS engine, in both directions:
+// ProbeCore sends through a Transport, and the engine hands what comes back to a ReplySink.
+// Both happen on the probe thread only; neither side knows the other's type.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <string>
 
 #include "reachmon/core/address.h"
 #include "reachmon/core/clock.h"
@@ -26,12 +26,9 @@ enum class SendStatus : std::uint8_t { kOk, kSourceUnavailable, kFailed };
 
 struct SendResult {
   SendStatus status = SendStatus::kOk;
-  int os_error = 0;              // errno / GetLastError() when status != kOk
+  int os_error = 0;              // errno / GetLastError() when status != kOk (osErrorText)
   std::int64_t realtime_ns = 0;  // wall clock just before sending, 0 if the engine has none
 };
-
-// Text of an OS error code as SendResult::os_error carries it (errno / Win32 error).
-std::string osErrorText(int code);
 
 class Transport {
  public:
@@ -53,6 +50,17 @@ struct IcmpErrorReport {
   IpAddress original_target;  // where our echo request was going
   std::uint16_t sequence = 0;
   ErrorReason reason = ErrorReason::kDestUnreachable;
+};
+
+// Where an engine delivers echo replies and ICMP errors. The sink validates them: an engine
+// passes on everything that parses, forged or stray replies included.
+class ReplySink {
+ public:
+  virtual void onReply(const EchoReply& reply) = 0;
+  virtual void onError(Family family, const IcmpErrorReport& report) = 0;
+
+ protected:
+  ~ReplySink() = default;
 };
 
 // Payload layout of every echo request: magic, then the per-probe nonce, then filler.

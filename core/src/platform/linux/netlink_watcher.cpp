@@ -2,19 +2,27 @@
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
-namespace reachmon::core::posix {
+#include "reachmon/core/os_text.h"
+
+namespace reachmon::core::lnx {
 
 NetlinkWatcher::NetlinkWatcher() {
   UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (!fd) return;
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
   addr.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    spdlog::warn(
+        "no address change notifications (rtnetlink: {}); re-listing interfaces "
+        "every 30 s instead",
+        osErrorText(errno));
+    return;
+  }
   fd_ = std::move(fd);
 }
 
@@ -34,4 +42,4 @@ bool NetlinkWatcher::drain() {
   return any;
 }
 
-}  // namespace reachmon::core::posix
+}  // namespace reachmon::core::lnx

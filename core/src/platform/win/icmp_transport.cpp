@@ -1,18 +1,20 @@
-#include "icmp_engine.h"
+#include "icmp_transport.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <stdexcept>
 
+#include "reachmon/core/os_text.h"
+
 namespace reachmon::core::win {
 
 // One echo request and the buffers Windows writes into until its APC has run. Owned by the
-// engine's pool; handed to the API as the APC context and released exactly once, by complete().
-struct IcmpEngine::Request {
+// transport's pool; handed to the API as the APC context and released exactly once, by complete().
+struct IcmpTransport::Request {
   static constexpr std::uint32_t kAlive = 0x52514c56;  // poisoned when released
   std::uint32_t magic = 0;
-  IcmpEngine* engine = nullptr;
+  IcmpTransport* owner = nullptr;
   Family family = Family::kIpv4;
   std::uint16_t sequence = 0;
   IpAddress target;
@@ -46,23 +48,26 @@ std::optional<ErrorReason> statusReason(ULONG status) {
   }
 }
 
-IcmpEngine::IcmpEngine(IcmpApi& api, const Clock& clock) : api_(api), clock_(clock) {
+IcmpTransport::IcmpTransport(IcmpApi& api, const Clock& clock) : api_(api), clock_(clock) {
   v4_ = api_.createFile();
   const DWORD err4 = v4_ == INVALID_HANDLE_VALUE ? GetLastError() : 0;
   v6_ = api_.create6File();
   const DWORD err6 = v6_ == INVALID_HANDLE_VALUE ? GetLastError() : 0;
   if (v4_ == INVALID_HANDLE_VALUE && v6_ == INVALID_HANDLE_VALUE)
-    throw std::runtime_error("cannot open the ICMP helper (IcmpCreateFile): " + errorText(err4));
-  if (v4_ == INVALID_HANDLE_VALUE) spdlog::error("IPv4 probing disabled: {}", errorText(err4));
-  if (v6_ == INVALID_HANDLE_VALUE) spdlog::warn("IPv6 probing disabled: {}", errorText(err6));
+    throw std::runtime_error("cannot open the ICMP helper (IcmpCreateFile): " +
+                             osErrorText(static_cast<int>(err4)));
+  if (v4_ == INVALID_HANDLE_VALUE)
+    spdlog::error("IPv4 probing disabled: {}", osErrorText(static_cast<int>(err4)));
+  if (v6_ == INVALID_HANDLE_VALUE)
+    spdlog::warn("IPv6 probing disabled: {}", osErrorText(static_cast<int>(err6)));
 }
 
-IcmpEngine::~IcmpEngine() {
+IcmpTransport::~IcmpTransport() {
   if (v4_ != INVALID_HANDLE_VALUE) api_.closeHandle(v4_);
   if (v6_ != INVALID_HANDLE_VALUE) api_.closeHandle(v6_);
 }
 
-IcmpEngine::Request* IcmpEngine::acquire() {
+IcmpTransport::Request* IcmpTransport::acquire() {
   if (free_.empty()) {
     requests_.push_back(std::make_unique<Request>());
     free_.push_back(requests_.back().get());
@@ -70,18 +75,18 @@ IcmpEngine::Request* IcmpEngine::acquire() {
   Request* r = free_.back();
   free_.pop_back();
   r->magic = Request::kAlive;
-  r->engine = this;
+  r->owner = this;
   return r;
 }
 
-void IcmpEngine::release(Request* r) {
+void IcmpTransport::release(Request* r) {
   r->magic = 0xdeaddead;
   std::memset(r->data.data(), 0xdd, r->data.size());
   std::memset(r->reply.data(), 0xdd, r->reply.size());
   free_.push_back(r);
 }
 
-void IcmpEngine::abandon() {
+void IcmpTransport::abandon() {
   std::size_t leaked = 0;
   for (auto& r : requests_) {
     if (r && r->magic == Request::kAlive) {
@@ -93,7 +98,7 @@ void IcmpEngine::abandon() {
   in_flight_ = 0;
 }
 
-SendResult IcmpEngine::send(const EchoRequest& req) {
+SendResult IcmpTransport::send(const EchoRequest& req) {
   const bool v4 = req.target.family == Family::kIpv4;
   HANDLE h = v4 ? v4_ : v6_;
   if (h == INVALID_HANDLE_VALUE) return {SendStatus::kFailed, ERROR_NOT_SUPPORTED, 0};
@@ -120,7 +125,7 @@ SendResult IcmpEngine::send(const EchoRequest& req) {
     IPAddr source = 0, target = 0;
     std::memcpy(&source, req.source.bytes.data(), 4);
     std::memcpy(&target, req.target.bytes.data(), 4);
-    rc = api_.sendEcho2Ex(h, &IcmpEngine::onComplete, r, source, target, r->data.data(), size,
+    rc = api_.sendEcho2Ex(h, &IcmpTransport::onComplete, r, source, target, r->data.data(), size,
                           &r->options, r->reply.data(), reply_size, timeout_ms);
   } else {
     r->source6 = {};
@@ -131,7 +136,7 @@ SendResult IcmpEngine::send(const EchoRequest& req) {
     r->target6.sin6_family = AF_INET6;
     std::memcpy(&r->target6.sin6_addr, req.target.bytes.data(), 16);
     r->target6.sin6_scope_id = req.target.scope_id;
-    rc = api_.send6Echo2(h, &IcmpEngine::onComplete, r, &r->source6, &r->target6, r->data.data(),
+    rc = api_.send6Echo2(h, &IcmpTransport::onComplete, r, &r->source6, &r->target6, r->data.data(),
                          size, &r->options, r->reply.data(), reply_size, timeout_ms);
   }
   const DWORD err = GetLastError();
@@ -142,23 +147,23 @@ SendResult IcmpEngine::send(const EchoRequest& req) {
   }
   release(r);
   const DWORD code = err ? err : ERROR_GEN_FAILURE;
-  spdlog::debug("IcmpSendEcho2Ex failed: {}", errorText(code));
+  spdlog::debug("IcmpSendEcho2Ex failed: {}", osErrorText(static_cast<int>(code)));
   return {SendStatus::kFailed, static_cast<int>(code), 0};
 }
 
-void NTAPI IcmpEngine::onComplete(PVOID context, PIO_STATUS_BLOCK, ULONG) {
+void NTAPI IcmpTransport::onComplete(PVOID context, PIO_STATUS_BLOCK, ULONG) {
   auto* r = static_cast<Request*>(context);
   if (r->magic != Request::kAlive) {  // a second completion for one request: never touch it
     spdlog::critical("ICMP completion for a request that was already released");
     return;
   }
-  r->engine->complete(*r);
+  r->owner->complete(*r);
 }
 
-void IcmpEngine::complete(Request& r) {
+void IcmpTransport::complete(Request& r) {
   const TimePoint now = clock_.now();
   if (in_flight_ > 0) --in_flight_;
-  if (core_) {
+  if (sink_) {
     const auto reply_size = static_cast<DWORD>(r.reply.size());
     const bool v4 = r.family == Family::kIpv4;
     const DWORD count = v4 ? api_.parseReplies(r.reply.data(), reply_size)
@@ -192,9 +197,9 @@ void IcmpEngine::complete(Request& r) {
       if (qpc_ms + 1.0 < static_cast<double>(os_rtt_ms) ||
           qpc_ms > static_cast<double>(os_rtt_ms) + 16.0)
         spdlog::debug("RTT {:.3f} ms by QPC vs {} ms by the OS", qpc_ms, os_rtt_ms);
-      core_->onReply(reply);
+      sink_->onReply(reply);
     } else if (auto reason = statusReason(status)) {
-      core_->onError(r.family, {r.target, r.sequence, *reason});
+      sink_->onError(r.family, {r.target, r.sequence, *reason});
     } else if (status != IP_REQ_TIMED_OUT) {
       spdlog::debug("echo request to {} ended with status {}", formatIpAddress(r.target), status);
     }

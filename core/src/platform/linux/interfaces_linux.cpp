@@ -29,7 +29,7 @@ std::vector<InterfaceInfo> listInterfaces() {
     }
     if ((ifa->ifa_flags & IFF_UP) && (ifa->ifa_flags & IFF_RUNNING)) it->up = true;
     IpAddress a;
-    if (ifa->ifa_addr && posix::fromSockaddr(ifa->ifa_addr, a)) it->addresses.push_back(a);
+    if (ifa->ifa_addr && lnx::fromSockaddr(ifa->ifa_addr, a)) it->addresses.push_back(a);
   }
   return out;
 }

@@ -1,20 +1,23 @@
 // The reachmon service: owns the config, the probe engine and the HTTP endpoints. One App::run()
-// serves the console, systemd and (later) the Windows service.
+// serves the console, systemd and the Windows service (through service/src/{posix,win}/host_*).
+// Threads: run() on the caller's; reload() also from HTTP workers; the probe thread is the
+// Monitor's.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
-#include "control.h"
-#include "path_plan.h"
 #include "reachmon/config/config.h"
 #include "reachmon/core/metrics_collector.h"
 #include "reachmon/core/monitor.h"
+#include "reachmon/service/control.h"
+#include "reachmon/service/path_plan.h"
 
 namespace reachmon::service {
 
@@ -25,6 +28,8 @@ struct AppOptions {
   std::string platform = "linux";
   // Called once probing and HTTP are up (systemd notify, SCM RUNNING, tests).
   std::function<void(int http_port)> on_ready;
+  // Makes the probe engine; core::Monitor::create by default, a fake in tests.
+  std::function<std::unique_ptr<core::Monitor>()> make_monitor;
 };
 
 class App {

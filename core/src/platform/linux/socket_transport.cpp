@@ -1,0 +1,66 @@
+#include "socket_transport.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <stdexcept>
+
+#include "reachmon/core/os_text.h"
+
+namespace reachmon::core::lnx {
+
+bool watchReadable(int epoll_fd, int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  return ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+SocketTransport::SocketTransport(bool allow_raw, int epoll_fd) : epoll_fd_(epoll_fd) {
+  std::string err4, err6;
+  v4_ = IcmpSocket::open(Family::kIpv4, allow_raw, err4);
+  v6_ = IcmpSocket::open(Family::kIpv6, allow_raw, err6);
+  if (!v4_ && !v6_) throw std::runtime_error(err4);
+  if (!v4_) spdlog::error("IPv4 probing disabled: {}", err4);
+  if (!v6_) spdlog::warn("IPv6 probing disabled: {}", err6);
+  for (auto* s : {&v4_, &v6_}) {
+    if (*s && !watchReadable(epoll_fd_, (*s)->fd()))
+      throw std::runtime_error("cannot watch an ICMP socket (epoll_ctl): " + osErrorText(errno));
+  }
+}
+
+IcmpSocket::Kind SocketTransport::kind() const { return v4_ ? v4_->kind() : v6_->kind(); }
+
+SendResult SocketTransport::send(const EchoRequest& r) {
+  auto& s = r.target.family == Family::kIpv4 ? v4_ : v6_;
+  if (!s) return {SendStatus::kFailed, EAFNOSUPPORT, 0};
+  if (r.target.family == Family::kIpv6 && s->kind() == IcmpSocket::Kind::kDatagram)
+    return sendBound(r);
+  return s->send(r);
+}
+
+IcmpSocket* SocketTransport::find(int fd) {
+  if (v4_ && v4_->fd() == fd) return &*v4_;
+  if (v6_ && v6_->fd() == fd) return &*v6_;
+  for (auto& [addr, sock] : v6_bound_)
+    if (sock.fd() == fd) return &sock;
+  return nullptr;
+}
+
+SendResult SocketTransport::sendBound(const EchoRequest& r) {
+  for (auto& [addr, sock] : v6_bound_)
+    if (addr == r.source) return sock.send(r);
+  int err = 0;
+  auto sock = IcmpSocket::openBound(r.source, err);
+  if (!sock) {
+    // bind() refuses an address that is not (or no longer) on this host.
+    const bool gone = err == EADDRNOTAVAIL || err == EINVAL;
+    return {gone ? SendStatus::kSourceUnavailable : SendStatus::kFailed, err, 0};
+  }
+  if (!watchReadable(epoll_fd_, sock->fd())) return {SendStatus::kFailed, errno, 0};
+  v6_bound_.emplace_back(r.source, std::move(*sock));
+  return v6_bound_.back().second.send(r);
+}
+
+}  // namespace reachmon::core::lnx

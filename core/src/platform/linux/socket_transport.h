@@ -1,0 +1,38 @@
+// The Linux Transport: one ICMP socket per family, except IPv6 ping sockets, which the kernel
+// will not let us pick the source of per packet, so those are opened per IPv6 source address
+// (a handful, never one per path). Every socket is registered with the engine's epoll set.
+// Probe thread only.
+#pragma once
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "icmp_socket.h"
+
+namespace reachmon::core::lnx {
+
+// Adds `fd` to the epoll set for reading; false (errno set) on failure.
+bool watchReadable(int epoll_fd, int fd);
+
+class SocketTransport final : public Transport {
+ public:
+  // Opens the IPv4 and IPv6 sockets and registers them with `epoll_fd`. Throws
+  // std::runtime_error with an actionable message when neither family can probe.
+  SocketTransport(bool allow_raw, int epoll_fd);
+
+  SendResult send(const EchoRequest& request) override;
+  // The socket behind an epoll event, or nullptr.
+  IcmpSocket* find(int fd);
+  // The kind of socket the engine probes with (the IPv4 one when there is one).
+  IcmpSocket::Kind kind() const;
+
+ private:
+  SendResult sendBound(const EchoRequest& request);
+
+  int epoll_fd_;
+  std::optional<IcmpSocket> v4_, v6_;
+  std::vector<std::pair<IpAddress, IcmpSocket>> v6_bound_;
+};
+
+}  // namespace reachmon::core::lnx

@@ -1,0 +1,107 @@
+#include "win_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+
+#include "../../probe_loop.h"
+#include "reachmon/core/os_text.h"
+
+namespace reachmon::core::win {
+namespace {
+
+[[noreturn]] void fail(const char* what) {
+  throw std::runtime_error(std::string("cannot create the probe loop: ") + what + ": " +
+                           osErrorText(static_cast<int>(GetLastError())));
+}
+
+}  // namespace
+
+WinEngine::WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> clock,
+                     std::optional<std::vector<InterfaceInfo>> interfaces)
+    : api_(std::move(api)),
+      clock_(std::move(clock)),
+      fixed_interfaces_(std::move(interfaces)),
+      icmp_(*api_, *clock_),
+      wake_event_(CreateEventW(nullptr, FALSE, FALSE, nullptr)),
+      timer_(CreateWaitableTimerW(nullptr, FALSE, nullptr)) {
+  if (!wake_event_) fail("CreateEvent");
+  if (!timer_) fail("CreateWaitableTimer");
+  if (fixed_interfaces_) return;
+  if (const DWORD rc = NotifyUnicastIpAddressChange(AF_UNSPEC, &WinEngine::onAddressChange, this,
+                                                    FALSE, &notify_);
+      rc != NO_ERROR) {
+    spdlog::warn("no address change notifications ({}); re-listing interfaces every 30 s instead",
+                 osErrorText(static_cast<int>(rc)));
+    notify_ = nullptr;
+  }
+}
+
+WinEngine::~WinEngine() {
+  // Waits for a notification callback that is running, so none can touch a destroyed engine.
+  if (notify_) CancelMibChangeNotify2(notify_);
+}
+
+void NETIOAPI_API_ WinEngine::onAddressChange(PVOID self, PMIB_UNICASTIPADDRESS_ROW,
+                                              MIB_NOTIFICATION_TYPE) {
+  auto* engine = static_cast<WinEngine*>(self);
+  engine->interfaces_changed_.store(true, std::memory_order_release);
+  engine->wake();
+}
+
+std::vector<InterfaceInfo> WinEngine::interfaces() {
+  return fixed_interfaces_ ? *fixed_interfaces_ : listInterfaces();
+}
+
+Engine::Events WinEngine::wait(Duration timeout, ReplySink& sink) {
+  HANDLE handles[2] = {wake_event_.get(), timer_.get()};
+  DWORD count = 1;
+  DWORD wait_ms = 0;
+  if (timeout > Duration{0}) {
+    LARGE_INTEGER due;  // negative: relative, in 100 ns units
+    due.QuadPart = -std::max<std::int64_t>(1, (timeout.count() + 99) / 100);
+    if (SetWaitableTimer(timer_.get(), &due, 0, nullptr, nullptr, FALSE)) {
+      count = 2;
+      wait_ms = INFINITE;
+    } else {
+      wait_ms = static_cast<DWORD>((timeout.count() + 999'999) / 1'000'000);
+    }
+  }
+  icmp_.deliverTo(&sink);  // completions run inside this wait, as APCs
+  const DWORD rc = WaitForMultipleObjectsEx(count, handles, FALSE, wait_ms, TRUE);
+  icmp_.deliverTo(nullptr);
+  if (rc == WAIT_FAILED)
+    spdlog::error("probe loop wait failed: {}", osErrorText(static_cast<int>(GetLastError())));
+  Events events;
+  events.interfaces_changed = interfaces_changed_.exchange(false, std::memory_order_acquire);
+  return events;
+}
+
+void WinEngine::finish(ReplySink& sink) {
+  CancelWaitableTimer(timer_.get());
+  // Every request in flight still owns buffers that Windows writes into: wait alertably for
+  // all completions (bounded by the longest timeout) before the handles and buffers go.
+  const TimePoint deadline = clock_->now() + icmp_.longestTimeout() + Duration{1'000'000'000};
+  icmp_.deliverTo(&sink);
+  while (icmp_.inFlight() > 0 && clock_->now() < deadline) {
+    const auto left_ms = (deadline - clock_->now()).count() / 1'000'000;
+    SleepEx(static_cast<DWORD>(std::clamp<std::int64_t>(left_ms, 1, 100)), TRUE);
+  }
+  icmp_.deliverTo(nullptr);
+  if (icmp_.inFlight() > 0) icmp_.abandon();
+}
+
+}  // namespace reachmon::core::win
+
+namespace reachmon::core {
+
+std::unique_ptr<Monitor> Monitor::create(const MonitorOptions&) {
+  auto clock = std::make_shared<SteadyClock>();
+  return std::make_unique<ProbeLoop>(
+      clock, std::make_unique<win::WinEngine>(win::systemIcmpApi(), clock, std::nullopt),
+      std::random_device{}());
+}
+
+}  // namespace reachmon::core

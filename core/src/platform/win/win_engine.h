@@ -1,0 +1,68 @@
+// The Windows engine: the probe thread issues every ICMP request itself and waits alertably on a
+// wake event and a waitable timer, so request completions (APCs), the next deadline, wake()
+// and address-change notifications all reach it in one wait, one at a time. See engine.h.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "../../engine.h"
+#include "icmp_api.h"
+#include "icmp_transport.h"
+
+namespace reachmon::core::win {
+
+// Owns a kernel object HANDLE.
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(HANDLE h) : h_(h) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (h_) CloseHandle(h_);
+  }
+  HANDLE get() const { return h_; }
+  explicit operator bool() const { return h_ != nullptr; }
+
+ private:
+  HANDLE h_ = nullptr;
+};
+
+class WinEngine final : public Engine {
+ public:
+  // With `interfaces` unset the engine lists the host's interfaces and follows address changes
+  // (NotifyUnicastIpAddressChange); tests pass a fixed list instead. Throws std::runtime_error
+  // when the ICMP helper cannot be opened.
+  WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> clock,
+            std::optional<std::vector<InterfaceInfo>> interfaces);
+  ~WinEngine() override;
+  WinEngine(const WinEngine&) = delete;
+  WinEngine& operator=(const WinEngine&) = delete;
+
+  Transport& transport() override { return icmp_; }
+  std::vector<InterfaceInfo> interfaces() override;
+  bool watchesInterfaces() const override { return fixed_interfaces_ || notify_ != nullptr; }
+  Events wait(Duration timeout, ReplySink& sink) override;
+  void wake() override { SetEvent(wake_event_.get()); }
+  void finish(ReplySink& sink) override;
+  std::string name() const override { return "iphlpapi"; }
+
+ private:
+  // Runs on a system thread: only flags the change and wakes the probe thread.
+  static void NETIOAPI_API_ onAddressChange(PVOID self, PMIB_UNICASTIPADDRESS_ROW,
+                                            MIB_NOTIFICATION_TYPE);
+
+  std::shared_ptr<IcmpApi> api_;
+  std::shared_ptr<const Clock> clock_;
+  std::optional<std::vector<InterfaceInfo>> fixed_interfaces_;
+  IcmpTransport icmp_;
+  Handle wake_event_;  // auto-reset: set by wake() and by address-change notifications
+  Handle timer_;       // the next deadline
+  std::atomic<bool> interfaces_changed_{false};
+  HANDLE notify_ = nullptr;  // NotifyUnicastIpAddressChange registration
+};
+
+}  // namespace reachmon::core::win

@@ -1,0 +1,222 @@
+// App with a fake probe engine: start-up, reload by request, by file edit and over HTTP, refused
+// edits that keep the running config, health, and stop. Real files, real HTTP on port 0.
+#include "reachmon/service/app.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "http_client.h"
+
+using namespace reachmon;
+using namespace reachmon::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Records every path set handed to it and publishes it as its snapshot.
+class FakeMonitor final : public core::Monitor {
+ public:
+  void start() override { started = true; }
+  void stop() override { stopped = true; }
+  void apply(core::PathSet set, core::Duration) override {
+    auto snap = std::make_shared<core::Snapshot>();
+    for (auto& p : set.paths)
+      snap->paths.push_back(
+          {std::make_shared<core::PathSpec>(p), std::make_shared<core::PathStats>()});
+    snapshots_.publish(std::move(snap));
+    std::lock_guard lock(mutex_);
+    applied.push_back(std::move(set));
+  }
+  std::shared_ptr<const core::Snapshot> snapshot() const override { return snapshots_.get(); }
+  const core::MonitorStats& stats() const override { return stats_; }
+  std::string engineName() const override { return "fake"; }
+
+  std::size_t appliedCount() {
+    std::lock_guard lock(mutex_);
+    return applied.size();
+  }
+  std::vector<std::string> lastTargets() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& p : applied.back().paths) out.push_back(p.target);
+    return out;
+  }
+  void beat(std::chrono::nanoseconds age) {
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    stats_.heartbeat_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - age).count();
+  }
+
+  std::atomic<bool> started{false}, stopped{false};
+  std::vector<core::PathSet> applied;
+
+ private:
+  std::mutex mutex_;
+  core::SnapshotBox snapshots_;
+  core::MonitorStats stats_;
+};
+
+std::string configText(const std::string& targets, const std::string& listen = "127.0.0.1:0") {
+  return R"({"listen":")" + listen + R"(","sources":[{"name":"lo","address":"127.0.0.1"}],)" +
+         R"("targets":[)" + targets + "]}";
+}
+const std::string kT1 = R"({"name":"t1","host":"127.0.0.1"})";
+const std::string kT2 = R"({"name":"t2","host":"127.0.0.2"})";
+
+void write(const fs::path& file, const std::string& text) {
+  const fs::path tmp = file.string() + ".tmp";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, file);  // an editor's atomic save
+}
+
+template <typename F>
+bool eventually(F done, std::chrono::seconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// An App running on its own thread, as `reachmon run` does, with a FakeMonitor.
+struct RunningApp {
+  fs::path file;
+  FakeMonitor* monitor = nullptr;
+  service::Control control;
+  std::promise<int> ready;
+  std::unique_ptr<service::App> app;
+  std::thread thread;
+  std::string error;  // what run() threw
+  int port = 0;
+
+  explicit RunningApp(const std::string& name, const std::string& text) {
+    file = fs::temp_directory_path() / ("reachmon-app-test-" + name + ".json");
+    write(file, text);
+    service::AppOptions options;
+    options.config_path = file;
+    options.on_ready = [this](int p) { ready.set_value(p); };
+    options.make_monitor = [this] {
+      auto m = std::make_unique<FakeMonitor>();
+      monitor = m.get();
+      monitor->beat(0s);
+      return m;
+    };
+    app = std::make_unique<service::App>(std::move(options));
+  }
+  // Starts run(); returns the HTTP port, or 0 if run() failed (see error).
+  int start() {
+    auto port_future = ready.get_future();
+    thread = std::thread([this] {
+      try {
+        app->run(control);
+      } catch (const std::exception& e) {
+        error = e.what();
+        ready.set_value(0);
+      }
+    });
+    port = port_future.get();
+    return port;
+  }
+  ~RunningApp() {
+    control.requestStop();
+    if (thread.joinable()) thread.join();
+    std::error_code ignored;
+    fs::remove(file, ignored);
+  }
+};
+
+double metric(int port, const std::string& name) {
+  const auto body = httpGet(port, "/metrics").body;
+  const auto at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("App: starts probing the config's paths and serves them over HTTP", "[app]") {
+  RunningApp r("start", configText(kT1 + "," + kT2));
+  REQUIRE(r.start() > 0);
+  CHECK(r.monitor->started);
+  REQUIRE(r.monitor->appliedCount() == 1);
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1", "t2"});
+  CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 1);
+  const auto body = httpGet(r.port, "/metrics").body;
+  CHECK(body.find(R"(reachmon_probes_sent_total{source="lo",target="t2"} 0)") != std::string::npos);
+  CHECK(body.find(R"(engine="fake")") != std::string::npos);
+  CHECK(httpGet(r.port, "/").body.find("<td>t2</td>") != std::string::npos);
+  r.control.requestStop();
+  r.thread.join();
+  CHECK(r.monitor->stopped);
+  CHECK(httpGet(r.port, "/metrics").status == 0);  // the HTTP server is gone too
+}
+
+TEST_CASE("App: reloads apply a valid config and refuse a broken one, keeping the old", "[app]") {
+  RunningApp r("reload", configText(kT1));
+  REQUIRE(r.start() > 0);
+  write(r.file, configText(kT1 + "," + kT2));
+  r.control.requestReload("test");
+  REQUIRE(eventually([&] { return r.monitor->appliedCount() == 2; }));
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1", "t2"});
+
+  write(r.file, R"({"sources":[],"colour":"blue"})");
+  auto post = httpPost(r.port, "/-/reload");
+  CHECK(post.status == 400);
+  CHECK(post.body.find("$.colour: unknown key") != std::string::npos);
+  CHECK(post.body.find("$.sources: empty") != std::string::npos);
+  CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 0);
+  CHECK(r.monitor->appliedCount() == 2);  // the running paths were not touched
+  CHECK(httpGet(r.port, "/-/healthy").status == 200);
+
+  write(r.file, configText(kT2));
+  post = httpPost(r.port, "/-/reload");
+  CHECK(post.status == 200);
+  CHECK(post.body == "config reloaded: 1 paths\n");
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
+  CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 1);
+}
+
+TEST_CASE("App: saving the config file reloads it", "[app]") {
+  RunningApp r("watch", configText(kT1));
+  REQUIRE(r.start() > 0);
+  write(r.file, configText(kT2));
+  // The file is compared with what was last loaded once a second.
+  REQUIRE(eventually([&] { return r.monitor->appliedCount() == 2; }));
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
+  write(r.file, "{ not json");
+  REQUIRE(
+      eventually([&] { return metric(r.port, "reachmon_config_last_reload_successful") == 0; }));
+  CHECK(r.monitor->appliedCount() == 2);
+}
+
+TEST_CASE("App: a new listen address waits for a restart; the rest of the edit applies", "[app]") {
+  RunningApp r("listen", configText(kT1));
+  REQUIRE(r.start() > 0);
+  write(r.file, configText(kT2, "127.0.0.1:1"));
+  CHECK(httpPost(r.port, "/-/reload").status == 200);
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
+  CHECK(httpGet(r.port, "/-/healthy").status == 200);  // still served where it was
+}
+
+TEST_CASE("App: /-/healthy fails while the probe loop makes no progress", "[app]") {
+  RunningApp r("healthy", configText(kT1));
+  REQUIRE(r.start() > 0);
+  r.monitor->beat(6s);
+  const auto stalled = httpGet(r.port, "/-/healthy");
+  CHECK(stalled.status == 503);
+  CHECK(stalled.body.find("probe loop stalled") == 0);
+  r.monitor->beat(0s);
+  CHECK(httpGet(r.port, "/-/healthy").status == 200);
+}
+
+TEST_CASE("App: an invalid config at start-up is an error that counts the problems", "[app]") {
+  RunningApp r("invalid", R"({"sources":[],"targets":[],"listen":"nowhere"})");
+  CHECK(r.start() == 0);
+  CHECK(r.error.find("invalid config") == 0);
+  CHECK(r.error.find("(3 errors)") != std::string::npos);
+  CHECK(r.monitor == nullptr);  // no probing was started
+}

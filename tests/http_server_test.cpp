@@ -1,0 +1,89 @@
+// The HTTP front on a real socket: port 0, every endpoint's status and content type, methods,
+// and start-up errors.
+#include "reachmon/service/http_server.h"
+
+#include <catch2/catch.hpp>
+#include <stdexcept>
+
+#include "http_client.h"
+
+using namespace reachmon;
+using namespace reachmon::test;
+
+namespace {
+
+service::HttpHandlers handlers(bool healthy, bool reload_ok) {
+  service::HttpHandlers h;
+  h.metrics = [] { return std::string("reachmon_up 1\n"); };
+  h.healthy = [healthy] {
+    return std::make_pair(healthy, std::string(healthy ? "OK" : "probe loop stalled"));
+  };
+  h.reload = [reload_ok] {
+    return std::make_pair(reload_ok, std::string(reload_ok ? "config reloaded" : "$.x: bad"));
+  };
+  h.status_page = [] { return std::string("<!doctype html><title>status</title>"); };
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("HttpServer: port 0 picks a free port and every endpoint answers", "[http]") {
+  service::HttpServer server("127.0.0.1:0", handlers(true, true));
+  const int port = server.port();
+  REQUIRE(port > 0);
+  auto r = httpGet(port, "/metrics");
+  CHECK(r.status == 200);
+  CHECK(r.body == "reachmon_up 1\n");
+  CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  r = httpGet(port, "/-/healthy");
+  CHECK(r.status == 200);
+  CHECK(r.body == "OK\n");
+  r = httpPost(port, "/-/reload");
+  CHECK(r.status == 200);
+  CHECK(r.body == "config reloaded\n");
+  r = httpGet(port, "/");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/html; charset=utf-8");
+  CHECK(r.body.find("<title>status</title>") != std::string::npos);
+  CHECK(httpGet(port, "/-/reload").status == 405);
+  CHECK(httpPost(port, "/metrics").status == 405);
+  CHECK(httpGet(port, "/nope").status == 404);
+}
+
+TEST_CASE("HttpServer: failures answer 503 and 400 with the reason", "[http]") {
+  service::HttpServer server("127.0.0.1:0", handlers(false, false));
+  auto r = httpGet(server.port(), "/-/healthy");
+  CHECK(r.status == 503);
+  CHECK(r.body == "probe loop stalled\n");
+  r = httpPost(server.port(), "/-/reload");
+  CHECK(r.status == 400);
+  CHECK(r.body == "$.x: bad\n");
+}
+
+TEST_CASE("HttpServer: a port in use is a start-up error naming the address", "[http]") {
+  service::HttpServer first("127.0.0.1:0", handlers(true, true));
+  const std::string taken = "127.0.0.1:" + std::to_string(first.port());
+  try {
+    service::HttpServer second(taken, handlers(true, true));
+    FAIL("a second server started on " << taken);
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("cannot listen on " + taken) == 0);
+  }
+  CHECK(httpGet(first.port(), "/metrics").status == 200);  // the first one is unaffected
+}
+
+TEST_CASE("HttpServer: an IPv6 listen address works or is refused with the reason", "[http]") {
+  constexpr unsigned kCivetIpv6 = 8;
+  if (mg_check_feature(kCivetIpv6) == 0) {
+    // Debian's civetweb is built without IPv6: say so instead of failing obscurely.
+    try {
+      service::HttpServer v6("[::1]:0", handlers(true, true));
+      FAIL("IPv6 listen accepted by a civetweb without IPv6");
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()).find("no IPv6 support") != std::string::npos);
+    }
+  } else {
+    service::HttpServer v6("[::1]:0", handlers(true, true));
+    CHECK(v6.port() > 0);
+  }
+}

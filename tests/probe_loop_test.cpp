@@ -1,0 +1,145 @@
+// The portable probe loop with a fake engine and a fake clock: what one turn does, how replies
+// and interface changes reach the core, and the thread's mailbox, wake-ups and stop.
+#include "probe_loop.h"
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "fakes.h"
+
+using namespace reachmon;
+using namespace reachmon::test;
+using core::Duration;
+
+namespace {
+
+core::PathSpec path(std::string target, const char* address, Duration interval = 1s,
+                    Duration timeout = 200ms) {
+  core::PathSpec p{"a", std::move(target), address, {}, ip(address), {}};
+  p.options.interval = interval;
+  p.options.timeout = timeout;
+  return p;
+}
+
+core::SourceSpec source() { return {"a", core::Family::kIpv4, ip("192.0.2.1"), std::nullopt}; }
+
+struct Rig {
+  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
+  FakeEngine* engine = nullptr;  // owned by loop
+  std::unique_ptr<core::ProbeLoop> loop;
+
+  explicit Rig(bool block = false) {
+    auto e = std::make_unique<FakeEngine>(*clock);
+    e->block = block;
+    engine = e.get();
+    loop = std::make_unique<core::ProbeLoop>(clock, std::move(e), 7);
+  }
+  const core::PathStats& stats(std::size_t i = 0) const {
+    return *loop->snapshot()->paths.at(i).stats;
+  }
+};
+
+// Polls `done` for up to 10 s of real time (for the tests that run the real thread).
+template <typename F>
+bool eventually(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("ProbeLoop: a turn sends what is due, then waits until the next deadline",
+          "[probe_loop]") {
+  Rig rig;
+  rig.loop->turn(core::ProbeLoop::kMaxSleep);
+  CHECK(rig.engine->waits.back() == core::ProbeLoop::kMaxSleep);  // idle: the longest wait
+  rig.loop->apply({{source()}, {path("t", "198.51.100.1", 1s, 200ms)}}, Duration{0});
+  rig.loop->turn(core::ProbeLoop::kMaxSleep);
+  REQUIRE(rig.engine->fakeTransport().sent.size() == 1);
+  CHECK(rig.engine->waits.back() == 200ms);  // until the probe's timeout
+  rig.clock->advance(200ms);
+  rig.loop->turn(core::ProbeLoop::kMaxSleep);
+  CHECK(rig.stats().timed_out.load() == 1);
+  CHECK(rig.engine->waits.back() == core::ProbeLoop::kMaxSleep);  // the next send is 800 ms away
+  rig.clock->advance(500ms);
+  rig.loop->turn(20ms);
+  CHECK(rig.engine->waits.back() == 20ms);  // never longer than asked
+  rig.clock->advance(300ms);
+  rig.loop->turn(core::ProbeLoop::kMaxSleep);
+  CHECK(rig.engine->fakeTransport().sent.size() == 2);
+}
+
+TEST_CASE("ProbeLoop: replies that arrive during a wait reach the core", "[probe_loop]") {
+  Rig rig;
+  rig.loop->apply({{source()}, {path("t", "198.51.100.1")}}, Duration{0});
+  rig.loop->turn(0ms);
+  auto& transport = rig.engine->fakeTransport();
+  REQUIRE(transport.sent.size() == 1);
+  rig.engine->inbox.push_back(transport.replyTo(0, 3ms));
+  rig.loop->turn(0ms);
+  CHECK(rig.stats().replied.load() == 1);
+  CHECK(rig.stats().last_rtt_ns.load() == 3'000'000);
+}
+
+TEST_CASE("ProbeLoop: an interface change reported by the engine moves the source",
+          "[probe_loop]") {
+  Rig rig;
+  rig.loop->apply({{core::SourceSpec{"wan", core::Family::kIpv4, std::nullopt, "eth0"}},
+                   {core::PathSpec{"wan", "t", "198.51.100.1", {}, ip("198.51.100.1"), {}}}},
+                  Duration{0});
+  CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.1"));
+  rig.engine->setInterfaces(interfacesWith({ip("192.0.2.77")}));
+  rig.loop->turn(0ms);
+  CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.1"));  // nothing reported yet
+  rig.engine->changed = true;
+  rig.loop->turn(0ms);
+  CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.77"));
+}
+
+TEST_CASE("ProbeLoop: without change notifications, interfaces are re-listed every 30 s",
+          "[probe_loop]") {
+  Rig rig;
+  rig.engine->watching = false;
+  const int at_start = rig.engine->interface_lists.load();
+  rig.clock->advance(core::ProbeLoop::kRescanInterval - 1ms);
+  rig.loop->turn(0ms);
+  CHECK(rig.engine->interface_lists.load() == at_start);
+  rig.clock->advance(1ms);
+  rig.loop->turn(0ms);
+  CHECK(rig.engine->interface_lists.load() == at_start + 1);
+  rig.clock->advance(1s);
+  rig.loop->turn(0ms);
+  CHECK(rig.engine->interface_lists.load() == at_start + 1);
+}
+
+TEST_CASE("ProbeLoop: a path set posted while the thread runs is applied by the thread",
+          "[probe_loop]") {
+  Rig rig(true);
+  rig.loop->apply({{source()}, {path("first", "198.51.100.1")}}, Duration{0});
+  rig.loop->start();
+  const int wakes = rig.engine->wakes.load();
+  rig.loop->apply({{source()}, {path("first", "198.51.100.1"), path("second", "198.51.100.2")}},
+                  Duration{0});
+  CHECK(rig.engine->wakes.load() == wakes + 1);  // the waiting thread was woken
+  CHECK(eventually([&] { return rig.loop->snapshot()->paths.size() == 2; }));
+  rig.loop->stop();
+  CHECK(rig.engine->finishes.load() == 1);
+  rig.loop->stop();  // idempotent
+  CHECK(rig.engine->finishes.load() == 1);
+  // Stopped: a new set is applied at once, on the caller's thread.
+  rig.loop->apply({{source()}, {path("third", "198.51.100.3")}}, Duration{0});
+  CHECK(rig.loop->snapshot()->paths.size() == 1);
+}
+
+TEST_CASE("ProbeLoop: the heartbeat advances with every turn", "[probe_loop]") {
+  Rig rig;
+  rig.loop->turn(0ms);
+  const auto first = rig.loop->stats().heartbeat_ns.load();
+  rig.clock->advance(10ms);
+  rig.loop->turn(0ms);
+  CHECK(rig.loop->stats().heartbeat_ns.load() - first == 10'000'000);
+}
