@@ -1,11 +1,13 @@
 #include "icmp_socket.h"
 
-// glibc's netinet/in.h must come before the kernel's headers (its own block, so that sorting
-// keeps it first): otherwise they define in6_pktinfo and friends in their own way.
+// glibc's netinet/in.h must come before the kernel's headers, which otherwise define
+// in6_pktinfo and friends in their own way.
+// clang-format off
+#include <netinet/in.h>
 #include <linux/errqueue.h>
 #include <linux/icmp.h>
+// clang-format on
 #include <netinet/icmp6.h>
-#include <netinet/in.h>
 #include <netinet/ip.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
