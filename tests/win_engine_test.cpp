@@ -1,5 +1,8 @@
-// The Windows engine (IcmpSendEcho2Ex / Icmp6SendEcho2 with APC completions) against a fake ICMP
-// API that completes requests with QueueUserAPC, and once against the real API (under Wine).
+// The Windows engine (IcmpSendEcho2Ex / Icmp6SendEcho2 with APC completions) driven turn by turn
+// on the test thread with a fake clock and a fake ICMP API that completes requests with
+// QueueUserAPC; and once, on the probe thread, against the real API (under Wine).
+#include "platform/win/win_engine.h"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
@@ -8,8 +11,7 @@
 
 #include "fake_icmp_api.h"
 #include "fakes.h"
-#include "icmp_engine.h"
-#include "win_monitor.h"
+#include "probe_loop.h"
 
 using namespace reachmon;
 using namespace reachmon::test;
@@ -38,12 +40,27 @@ std::vector<core::InterfaceInfo> fakeInterfaces() {
                               "{4D36E972-E325-11CE-BFC1-08002BE10318}"}};
 }
 
-const core::PathStats& statsOf(const core::Monitor& m, const std::string& target,
-                               const std::string& src = "a") {
-  for (const auto& p : m.snapshot()->paths)
-    if (p.spec->target == target && p.spec->source == src) return *p.stats;
-  throw std::runtime_error("no path " + src + "->" + target);
-}
+// A probe loop on the WinEngine with the fake API, run by the test thread on a fake clock.
+struct Rig {
+  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
+  std::shared_ptr<FakeIcmpApi> api = std::make_shared<FakeIcmpApi>(*clock);
+  std::unique_ptr<core::ProbeLoop> loop = std::make_unique<core::ProbeLoop>(
+      clock, std::make_unique<core::win::WinEngine>(api, clock, fakeInterfaces()), 3);
+
+  // Advances the clock in `step`s; at each, completes what is due and turns the loop once.
+  void runFor(core::Duration total, core::Duration step = 100us) {
+    for (core::Duration t{0}; t < total; t += step) {
+      api->completeDue();
+      loop->turn(0ms);
+      clock->advance(step);
+    }
+  }
+  const core::PathStats& stats(const std::string& target, const std::string& src = "a") const {
+    for (const auto& p : loop->snapshot()->paths)
+      if (p.spec->target == target && p.spec->source == src) return *p.stats;
+    throw std::runtime_error("no path " + src + "->" + target);
+  }
+};
 
 std::uint64_t error(const core::PathStats& s, core::ErrorReason r) {
   return s.errors[static_cast<std::size_t>(r)].load();
@@ -130,37 +147,35 @@ TEST_CASE("WinEngine: completion statuses map to reason labels", "[win]") {
 }
 
 TEST_CASE("WinEngine: each path's source address and options reach the API unchanged", "[win]") {
-  auto api = std::make_shared<FakeIcmpApi>();
-  auto monitor = core::win::createMonitor(api, fakeInterfaces());
+  Rig rig;
   auto marked = path("b", "t", "198.51.100.1");
   marked.options.ttl = 9;
   marked.options.tos = 0x20;
   marked.options.dont_fragment = true;
   marked.options.payload_size = 100;
-  monitor->apply({{source("a", "192.0.2.1"), source("b", "192.0.2.2"), source("c", "2001:db8::1")},
-                  {path("a", "t", "198.51.100.1"), marked, path("c", "t6", "2001:db8::99")}},
-                 core::Duration{0});
-  monitor->start();
-  std::this_thread::sleep_for(250ms);
-  monitor->stop();
-  const auto calls = api->calls();
-  bool saw_a = false, saw_b = false, saw_c = false;
+  rig.loop->apply({{source("a", "192.0.2.1"), source("b", "192.0.2.2"), source("c", "2001:db8::1")},
+                   {path("a", "t", "198.51.100.1"), marked, path("c", "t6", "2001:db8::99")}},
+                  core::Duration{0});
+  rig.runFor(300ms);
+  rig.loop->finish();
+  const auto calls = rig.api->calls();
+  int saw_a = 0, saw_b = 0, saw_c = 0;
   for (const auto& c : calls) {
     if (!c.v6 && ipv4(c.source4) == "192.0.2.1") {
-      saw_a = true;
+      ++saw_a;
       CHECK(ipv4(c.target4) == "198.51.100.1");
       CHECK(c.options.Ttl == 64);
       CHECK(c.options.Flags == 0);
       CHECK(c.size == 56);
       CHECK(c.timeout_ms == 60);
     } else if (!c.v6 && ipv4(c.source4) == "192.0.2.2") {
-      saw_b = true;
+      ++saw_b;
       CHECK(c.options.Ttl == 9);
       CHECK(c.options.Tos == 0x20);
       CHECK(c.options.Flags == IP_FLAG_DF);
       CHECK(c.size == 100);
     } else if (c.v6) {
-      saw_c = true;
+      ++saw_c;
       char text[INET6_ADDRSTRLEN];
       inet_ntop(AF_INET6, &c.source6.sin6_addr, text, sizeof text);
       CHECK(std::string(text) == "2001:db8::1");
@@ -168,98 +183,123 @@ TEST_CASE("WinEngine: each path's source address and options reach the API uncha
       CHECK(std::string(text) == "2001:db8::99");
     }
   }
-  CHECK(saw_a);
-  CHECK(saw_b);
-  CHECK(saw_c);
-  CHECK(api->wrong_thread_completions == 0);
-  CHECK(api->poisoned_at_completion == 0);
+  // 300 ms at 100 ms intervals: three probes per path, each path its own.
+  CHECK(saw_a == 3);
+  CHECK(saw_b == 3);
+  CHECK(saw_c == 3);
+  CHECK(rig.api->wrong_thread_completions == 0);
+  CHECK(rig.api->poisoned_at_completion == 0);
 }
 
 TEST_CASE("WinEngine: replies, timeouts, call failures and every status are counted", "[win]") {
-  auto api = std::make_shared<FakeIcmpApi>();
+  Rig rig;
+  auto& api = *rig.api;
   const std::vector<std::pair<const char*, ULONG>> statuses = {
       {"198.51.100.10", IP_DEST_HOST_UNREACHABLE}, {"198.51.100.11", IP_DEST_NET_UNREACHABLE},
       {"198.51.100.12", IP_DEST_PORT_UNREACHABLE}, {"198.51.100.13", IP_TTL_EXPIRED_TRANSIT},
       {"198.51.100.14", IP_PACKET_TOO_BIG},        {"198.51.100.15", IP_PARAM_PROBLEM}};
-  api->scripts["v4:198.51.100.1"] = {Mode::kReply, IP_SUCCESS, 0, 3};
-  api->scripts["v4:198.51.100.2"] = {Mode::kStatus, IP_REQ_TIMED_OUT, 0, 60};
-  api->scripts["v4:198.51.100.3"] = {Mode::kFailCall, 0, ERROR_NOT_ENOUGH_MEMORY, 0};
-  api->scripts["v4:198.51.100.4"] = {Mode::kForgedReply, IP_SUCCESS, 0, 3};
-  api->scripts["v6:2001:db8::99"] = {Mode::kReply, IP_SUCCESS, 0, 3};
+  api.scripts["v4:198.51.100.1"] = {Mode::kReply, IP_SUCCESS, 0, 2500us};
+  api.scripts["v4:198.51.100.2"] = {Mode::kStatus, IP_REQ_TIMED_OUT, 0, 60ms};
+  api.scripts["v4:198.51.100.3"] = {Mode::kFailCall, 0, ERROR_NOT_ENOUGH_MEMORY, 0ms};
+  api.scripts["v4:198.51.100.4"] = {Mode::kForgedReply, IP_SUCCESS, 0, 3ms};
+  api.scripts["v6:2001:db8::99"] = {Mode::kReply, IP_SUCCESS, 0, 3ms};
   core::PathSet set{{source("a", "192.0.2.1"), source("c", "2001:db8::1")},
                     {path("a", "ok", "198.51.100.1"), path("a", "silent", "198.51.100.2"),
                      path("a", "refused", "198.51.100.3"), path("a", "forged", "198.51.100.4"),
                      path("c", "ok6", "2001:db8::99")}};
   for (const auto& [addr, status] : statuses) {
-    api->scripts[std::string("v4:") + addr] = {Mode::kStatus, status, 0, 3};
+    api.scripts[std::string("v4:") + addr] = {Mode::kStatus, status, 0, 3ms};
     set.paths.push_back(path("a", addr, addr));
   }
-  auto monitor = core::win::createMonitor(api, fakeInterfaces());
-  monitor->apply(set, core::Duration{0});
-  monitor->start();
-  std::this_thread::sleep_for(560ms);
-  monitor->stop();
+  rig.loop->apply(set, core::Duration{0});
+  // Six intervals: the paths' first sends are spread over 0..91 ms, so each path sends six
+  // probes, and every one of them has been answered or has timed out by the end.
+  rig.runFor(600ms);
+  rig.loop->finish();
 
-  const auto& ok = statsOf(*monitor, "ok");
-  CHECK(ok.sent.load() >= 5);
-  CHECK(ok.replied.load() == ok.sent.load());
+  const auto& ok = rig.stats("ok");
+  CHECK(ok.sent.load() == 6);
+  CHECK(ok.replied.load() == 6);
   CHECK(ok.reply_ttl.load() == 57);
-  CHECK(ok.last_rtt_ns.load() > 0);
-  CHECK(ok.last_rtt_ns.load() < 60'000'000);
-  // Sub-millisecond resolution: the fake's delays are whole milliseconds, the RTT is not.
-  CHECK(ok.last_rtt_ns.load() % 1'000'000 != 0);
-  const auto& ok6 = statsOf(*monitor, "ok6", "c");
-  CHECK(ok6.replied.load() == ok6.sent.load());
-  CHECK(ok6.sent.load() >= 5);
-  const auto& silent = statsOf(*monitor, "silent");
+  // Sub-millisecond resolution: the API reports 2 ms, the engine measures 2.5 ms.
+  CHECK(ok.last_rtt_ns.load() == 2'500'000);
+  const auto& ok6 = rig.stats("ok6", "c");
+  CHECK(ok6.sent.load() == 6);
+  CHECK(ok6.replied.load() == 6);
+  const auto& silent = rig.stats("silent");
   CHECK(silent.replied.load() == 0);
-  CHECK(silent.sent.load() - silent.timed_out.load() <= 1);  // the last may be in flight
-  const auto& refused = statsOf(*monitor, "refused");
+  CHECK(silent.sent.load() == 6);
+  CHECK(silent.timed_out.load() == 6);
+  const auto& refused = rig.stats("refused");
   CHECK(refused.sent.load() == 0);
-  CHECK(error(refused, core::ErrorReason::kSendFailed) >= 5);
-  const auto& forged = statsOf(*monitor, "forged");
+  CHECK(error(refused, core::ErrorReason::kSendFailed) == 6);
+  const auto& forged = rig.stats("forged");
   CHECK(forged.replied.load() == 0);
-  CHECK(forged.sent.load() - forged.timed_out.load() <= 1);
-  CHECK(monitor->stats().invalid_replies.load() >= 5);
+  CHECK(forged.timed_out.load() == 6);
+  CHECK(rig.loop->stats().invalid_replies.load() == 6);
   const std::vector<core::ErrorReason> expected = {
       core::ErrorReason::kDestUnreachable, core::ErrorReason::kDestUnreachable,
       core::ErrorReason::kDestUnreachable, core::ErrorReason::kTtlExpired,
       core::ErrorReason::kPacketTooBig,    core::ErrorReason::kParameterProblem};
   for (std::size_t i = 0; i < statuses.size(); ++i) {
-    const auto& s = statsOf(*monitor, statuses[i].first);
+    const auto& s = rig.stats(statuses[i].first);
     INFO(statuses[i].first);
-    CHECK(s.sent.load() >= 5);
-    CHECK(error(s, expected[i]) == s.sent.load());
+    CHECK(s.sent.load() == 6);
+    CHECK(error(s, expected[i]) == 6);
     CHECK(s.timed_out.load() == 0);
   }
-  CHECK(api->wrong_thread_completions == 0);
-  CHECK(api->poisoned_at_completion == 0);
+  CHECK(api.wrong_thread_completions == 0);
+  CHECK(api.poisoned_at_completion == 0);
 }
 
-TEST_CASE("WinEngine: stop waits for every request in flight before freeing anything", "[win]") {
-  auto api = std::make_shared<FakeIcmpApi>();
-  api->fallback = {Mode::kHold, IP_SUCCESS, 0, 0};
-  auto monitor = core::win::createMonitor(api, fakeInterfaces());
+TEST_CASE("WinEngine: finishing waits for every request in flight before anything is freed",
+          "[win]") {
+  Rig rig;
+  rig.api->fallback = {Mode::kHold, IP_SUCCESS, 0, 0ms};
   core::PathSet set{{source("a", "192.0.2.1")}, {}};
   for (int i = 0; i < 8; ++i)
     set.paths.push_back(path("a", "t" + std::to_string(i), "198.51.100.1", 1s, 800ms));
-  monitor->apply(set, core::Duration{0});
-  monitor->start();
-  std::this_thread::sleep_for(950ms);  // every path has sent once (at 0..875 ms), none completed
-  REQUIRE(api->heldCount() == 8);
-  const auto started = std::chrono::steady_clock::now();
-  std::thread stopper([&] { monitor->stop(); });
-  std::this_thread::sleep_for(300ms);
-  CHECK(api->closes == 0);  // still waiting alertably for the completions
-  api->releaseHeld();
-  stopper.join();
-  const auto waited = std::chrono::steady_clock::now() - started;
-  CHECK(waited >= 300ms);
-  CHECK(api->completions == 8);
-  CHECK(api->closes == 2);  // the IPv4 and IPv6 handles, once, after the completions
-  CHECK_FALSE(api->closed_with_pending);
-  CHECK(api->poisoned_at_completion == 0);
-  CHECK(api->wrong_thread_completions == 0);
+  rig.loop->apply(set, core::Duration{0});
+  rig.runFor(950ms, 1ms);  // every path has sent once (at 0..875 ms), none completed
+  REQUIRE(rig.api->heldCount() == 8);
+  // The fake clock stands still, so only the completions can end finish().
+  int closes_while_waiting = -1;
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(50ms);
+    closes_while_waiting = rig.api->closes;
+    rig.api->releaseHeld();
+  });
+  rig.loop->finish();
+  releaser.join();
+  CHECK(closes_while_waiting == 0);
+  CHECK(rig.api->completions == 8);
+  CHECK(rig.api->poisoned_at_completion == 0);
+  CHECK(rig.api->wrong_thread_completions == 0);
+  rig.loop.reset();
+  CHECK(rig.api->closes == 2);  // the IPv4 and IPv6 handles, once, after the completions
+  CHECK_FALSE(rig.api->closed_with_pending);
+}
+
+TEST_CASE("WinEngine: wake() ends a wait from another thread", "[win]") {
+  auto clock = std::make_shared<core::SteadyClock>();
+  auto api = std::make_shared<FakeIcmpApi>(*clock);
+  core::win::WinEngine engine(api, clock, fakeInterfaces());
+  struct Sink final : core::ReplySink {
+    void onReply(const core::EchoReply&) override {}
+    void onError(core::Family, const core::IcmpErrorReport&) override {}
+  } sink;
+  std::thread waker([&] {
+    std::this_thread::sleep_for(20ms);
+    engine.wake();
+  });
+  auto start = std::chrono::steady_clock::now();
+  engine.wait(60s, sink);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  waker.join();
+  CHECK(waited < 30s);  // woken, not timed out
+  start = std::chrono::steady_clock::now();
+  engine.wait(2ms, sink);
+  CHECK(std::chrono::steady_clock::now() - start >= 1ms);  // the timer, not an early return
 }
 
 TEST_CASE("WinEngine: the real ICMP API answers loopback probes on the probe thread",
@@ -269,18 +309,22 @@ TEST_CASE("WinEngine: the real ICMP API answers loopback probes on the probe thr
   std::vector<core::InterfaceInfo> lo = {
       core::InterfaceInfo{"loopback", 1, true, {ip("127.0.0.1")}, 0, ""}};
   auto api = std::make_shared<ThreadRecordingApi>();
-  auto real = core::win::createMonitor(api, lo);
-  real->apply({{source("lo", "127.0.0.1")}, {path("lo", "self", "127.0.0.1", 100ms, 90ms)}},
-              core::Duration{0});
-  real->start();
-  std::this_thread::sleep_for(650ms);
-  real->stop();
-  const auto& s = statsOf(*real, "self", "lo");
-  CHECK(s.sent.load() >= 5);
-  CHECK(s.replied.load() >= s.sent.load() - 1);
+  auto clock = std::make_shared<core::SteadyClock>();
+  core::ProbeLoop real(clock, std::make_unique<core::win::WinEngine>(api, clock, lo), 5);
+  real.apply({{source("lo", "127.0.0.1")}, {path("lo", "self", "127.0.0.1", 50ms, 2s)}},
+             core::Duration{0});
+  const auto& s = *real.snapshot()->paths.at(0).stats;
+  const auto started = std::chrono::steady_clock::now();
+  real.start();
+  while (s.replied.load() < 5 && std::chrono::steady_clock::now() - started < 20s)
+    std::this_thread::sleep_for(10ms);
+  real.stop();
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(s.replied.load() >= 5);
+  CHECK(s.timed_out.load() == 0);
   CHECK(s.last_rtt_ns.load() > 0);
-  CHECK(s.last_rtt_ns.load() < 90'000'000);
-  CHECK(real->engineName() == "iphlpapi");
+  CHECK(s.last_rtt_ns.load() < std::chrono::nanoseconds(elapsed).count());
+  CHECK(real.engineName() == "iphlpapi");
   // One thread sent everything and ran every completion: the probe thread.
   CHECK(api->send_threads.size() == 1);
   CHECK(api->completion_threads == api->send_threads);

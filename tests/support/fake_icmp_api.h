@@ -1,15 +1,21 @@
 // A fake of the Windows ICMP helper API for engine tests. It records every request and completes
 // it the way Windows does: by queueing the caller's ApcRoutine to the thread that issued the
-// request. What each destination gets is scripted per IPv4/IPv6 address.
+// request, which runs it during an alertable wait. Completions are due at a time on the test's
+// clock (scripted per destination) and queued when the test calls completeDue(), or when it
+// releases held requests; no thread of its own, no sleeping.
 #pragma once
 
+#include <atomic>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <thread>
+#include <string>
 #include <vector>
 
-#include "icmp_api.h"
+#include "platform/win/icmp_api.h"
+#include "platform/win/win.h"
+#include "reachmon/core/clock.h"
 
 namespace reachmon::test {
 
@@ -20,7 +26,7 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     Mode mode = Mode::kReply;
     ULONG status = IP_SUCCESS;  // kStatus
     DWORD error = 0;            // kFailCall
-    DWORD delay_ms = 2;
+    core::Duration delay{2'000'000};
   };
   struct Call {
     bool v6 = false;
@@ -31,6 +37,8 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     DWORD timeout_ms = 0;
     DWORD thread = 0;
   };
+
+  explicit FakeIcmpApi(const core::Clock& clock) : clock_(clock) {}
 
   std::map<std::string, Script> scripts;  // key: "v4:<dotted>" or "v6:<addr>"
   Script fallback;
@@ -75,13 +83,24 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     return static_cast<core::win::Icmpv6EchoReply*>(reply)->Status == IP_SUCCESS ? 1 : 0;
   }
 
-  // Completes every held request now (from any thread), as Windows would: via an APC.
+  // Queues the completion of every request that is due by the clock (not held), as Windows
+  // would: an APC to the thread that issued it.
+  void completeDue() {
+    std::vector<Pending*> due;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& p : pending_)
+        if (!p->queued && !p->held && p->due <= clock_.now()) due.push_back(p.get());
+    }
+    for (Pending* p : due) deliver(*p);
+  }
+  // Completes every held request now (from any thread).
   void releaseHeld() {
     std::vector<Pending*> held;
     {
       std::lock_guard lock(mutex_);
       for (auto& p : pending_)
-        if (p->held) held.push_back(p.get());
+        if (!p->queued && p->held) held.push_back(p.get());
     }
     for (Pending* p : held) deliver(*p);
   }
@@ -92,16 +111,16 @@ class FakeIcmpApi final : public core::win::IcmpApi {
   std::size_t heldCount() const {
     std::lock_guard lock(mutex_);
     std::size_t n = 0;
-    for (auto& p : pending_) n += p->held ? 1 : 0;
+    for (auto& p : pending_) n += (p->held && !p->queued) ? 1 : 0;
     return n;
   }
 
   // Checks made while completing: a request's buffers must still be the engine's, unpoisoned.
-  int poisoned_at_completion = 0;
-  int wrong_thread_completions = 0;
-  int completions = 0;
-  int closes = 0;
-  bool closed_with_pending = false;
+  std::atomic<int> poisoned_at_completion{0};
+  std::atomic<int> wrong_thread_completions{0};
+  std::atomic<int> completions{0};
+  std::atomic<int> closes{0};
+  std::atomic<bool> closed_with_pending{false};
 
  private:
   struct Pending {
@@ -118,7 +137,9 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     Script script;
     HANDLE thread;
     DWORD thread_id;
+    core::TimePoint due;
     bool held;
+    bool queued = false;
   };
 
   DWORD record(Call c, const std::string& key, PIO_APC_ROUTINE apc, PVOID context, LPVOID data,
@@ -153,25 +174,20 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     p->thread_id = GetCurrentThreadId();
     DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &p->thread, 0,
                     FALSE, DUPLICATE_SAME_ACCESS);
+    p->due = clock_.now() + script.delay;
     p->held = script.mode == Mode::kHold;
-    Pending* raw = p.get();
-    {
-      std::lock_guard lock(mutex_);
-      pending_.push_back(std::move(p));
-      ++outstanding_;
-    }
-    if (!raw->held) {
-      std::thread([this, raw] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(raw->script.delay_ms));
-        deliver(*raw);
-      }).detach();
-    }
+    std::lock_guard lock(mutex_);
+    pending_.push_back(std::move(p));
+    ++outstanding_;
     SetLastError(ERROR_IO_PENDING);
     return 0;
   }
 
   void deliver(Pending& p) {
-    p.held = false;
+    {
+      std::lock_guard lock(mutex_);
+      p.queued = true;
+    }
     QueueUserAPC(&FakeIcmpApi::apcTrampoline, p.thread, reinterpret_cast<ULONG_PTR>(&p));
   }
 
@@ -197,12 +213,14 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     const ULONG status = ok ? IP_SUCCESS : p.script.status;
     std::vector<std::uint8_t> echoed = p.sent_data;
     if (p.script.mode == Mode::kForgedReply && echoed.size() > 8) echoed[6] ^= 0xff;  // nonce
+    // Windows reports whole milliseconds.
+    const auto rtt_ms = static_cast<ULONG>(p.script.delay.count() / 1'000'000);
     if (!p.v6) {
       auto* r = reinterpret_cast<ICMP_ECHO_REPLY*>(p.reply);
       std::memset(r, 0, sizeof *r);
       r->Address = p.target4;
       r->Status = status;
-      r->RoundTripTime = p.script.delay_ms;
+      r->RoundTripTime = rtt_ms;
       r->DataSize = static_cast<USHORT>(echoed.size());
       r->Data = p.reply + sizeof(ICMP_ECHO_REPLY);
       std::memcpy(r->Data, echoed.data(), echoed.size());
@@ -212,11 +230,12 @@ class FakeIcmpApi final : public core::win::IcmpApi {
       std::memset(r, 0, sizeof *r);
       std::memcpy(r->Address.sin6_addr, &p.target6.sin6_addr, 16);
       r->Status = status;
-      r->RoundTripTime = p.script.delay_ms;
+      r->RoundTripTime = rtt_ms;
       std::memcpy(p.reply + sizeof *r, echoed.data(), echoed.size());
     }
   }
 
+  const core::Clock& clock_;
   mutable std::mutex mutex_;
   std::vector<Call> calls_;
   std::vector<std::unique_ptr<Pending>> pending_;
