@@ -13,7 +13,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<core::lnx::LinuxEngine> openEngine(std::shared_ptr<const core::Clock> clock) {
+std::unique_ptr<core::lnx::LinuxEngine> openEngine(
+    const std::shared_ptr<const core::Clock>& clock) {
   try {
     return std::make_unique<core::lnx::LinuxEngine>(core::MonitorOptions{}, clock);
   } catch (const std::exception& e) {

@@ -31,7 +31,7 @@ IpAddress addressAt(Family family, const std::uint8_t* p) {
 // The IPv4 header's length if `bytes` starts with a well-formed one carrying `protocol`.
 std::optional<std::size_t> ipv4HeaderLength(Bytes bytes, std::optional<std::uint8_t> protocol) {
   if (bytes.size() < kIpv4MinHeader || (bytes[0] >> 4) != 4) return std::nullopt;
-  const std::size_t ihl = (bytes[0] & 0x0fu) * 4u;
+  const std::size_t ihl = std::size_t{bytes[0] & 0x0fu} * 4;
   if (ihl < kIpv4MinHeader || bytes.size() < ihl) return std::nullopt;
   if (protocol && bytes[9] != *protocol) return std::nullopt;
   return ihl;
@@ -51,7 +51,7 @@ std::optional<std::size_t> icmp6Offset(Bytes bytes) {
       case 43:  // routing
       case 60:  // destination options
         next = bytes[offset];
-        offset += (bytes[offset + 1] + 1u) * 8u;
+        offset += (std::size_t{bytes[offset + 1]} + 1) * 8;
         break;
       case 44:  // fragment: only the first fragment holds the ICMPv6 header
         if ((readBe16(&bytes[offset + 2]) & 0xfff8u) != 0) return std::nullopt;

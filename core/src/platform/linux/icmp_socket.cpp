@@ -146,13 +146,12 @@ void readControl(msghdr& msg, EchoReply& reply) {
       in_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       reply.to = fromIn4(info.ipi_addr);
-    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-      std::memcpy(&reply.ttl, CMSG_DATA(c), sizeof(int));
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
       in6_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       reply.to = fromIn6(info.ipi6_addr);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+    } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+               (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
       std::memcpy(&reply.ttl, CMSG_DATA(c), sizeof(int));
     }
   }
