@@ -13,7 +13,7 @@ function(reachmon_set_warnings target)
   if(REACHMON_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
-  if(REACHMON_SANITIZE STREQUAL "address")
+  if(REACHMON_SANITIZE STREQUAL "address" OR REACHMON_SANITIZE STREQUAL "ON")  # ON: old caches
     # Stop at the first finding: a report that scrolls by in a passing run helps nobody.
     set(flags -fsanitize=address,undefined -fno-sanitize-recover=all)
   elseif(REACHMON_SANITIZE STREQUAL "thread")

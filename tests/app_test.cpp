@@ -160,8 +160,10 @@ TEST_CASE("App: reloads apply a valid config and refuse a broken one, keeping th
   REQUIRE(r.start() > 0);
   write(r.file, configText(kT1 + "," + kT2));
   r.control.requestReload("test");
-  REQUIRE(eventually([&] { return r.monitor->appliedCount() == 2; }));
+  // (The once-a-second file check may reload the same edit too.)
+  REQUIRE(eventually([&] { return r.monitor->appliedCount() >= 2; }));
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1", "t2"});
+  const auto applied = r.monitor->appliedCount();
 
   write(r.file, R"({"sources":[],"colour":"blue"})");
   auto post = httpPost(r.port, "/-/reload");
@@ -169,7 +171,7 @@ TEST_CASE("App: reloads apply a valid config and refuse a broken one, keeping th
   CHECK(post.body.find("$.colour: unknown key") != std::string::npos);
   CHECK(post.body.find("$.sources: empty") != std::string::npos);
   CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 0);
-  CHECK(r.monitor->appliedCount() == 2);  // the running paths were not touched
+  CHECK(r.monitor->appliedCount() == applied);  // the running paths were not touched
   CHECK(httpGet(r.port, "/-/healthy").status == 200);
 
   write(r.file, configText(kT2));

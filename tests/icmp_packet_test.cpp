@@ -1,6 +1,7 @@
 // Packet parsing over real bytes. Every hex string below was captured on Linux 6.1 in network
-// namespaces (a monitor and a router with unreachable routes and forwarding), read from raw and
-// ping sockets exactly as IcmpSocket reads them; our requests used identifier 0x1234 and the
+// namespaces (a monitor and a router with unreachable routes and forwarding), read with recvfrom
+// from raw and ping sockets of the monitor (raw ones without ICMP filters, so that they also saw
+// our own requests and a neighbour advertisement); our requests used identifier 0x1234 and the
 // 16-byte payload "RMON" 01..08 0c..0f.
 #include "icmp_packet.h"
 
@@ -56,7 +57,7 @@ constexpr std::string_view kV6HopLimit =
     "0300e10b000000006003867000183a01fd99000000000000000000000000000220010db800050000000000000000"
     "00098000763412340016524d4f4e01020304050607080c0d0e0f";
 // No route for a 2016-byte request (sequence 23) that left in two fragments: the error about the
-// first fragment quotes a fragment header before our echo header (kept here to 112 bytes of the
+// first fragment quotes a fragment header before our echo header (kept here to 113 bytes of the
 // 1240 quoted); the one about the second fragment holds no echo header at all.
 constexpr std::string_view kV6UnreachableFirstFragment =
     "0100befe00000000600fbb0205b02c40fd99000000000000000000000000000220010db800990000000000000000"

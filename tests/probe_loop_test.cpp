@@ -79,7 +79,10 @@ TEST_CASE("ProbeLoop: replies that arrive during a wait reach the core", "[probe
   rig.loop->turn(0ms);
   auto& transport = rig.engine->fakeTransport();
   REQUIRE(transport.sent.size() == 1);
-  rig.engine->inbox.push_back(transport.replyTo(0, 3ms));
+  const std::vector<std::uint8_t> echoed = transport.sent[0].payload;  // outlives the turn
+  auto reply = transport.replyTo(0, 3ms);
+  reply.payload = echoed;
+  rig.engine->inbox.push_back(reply);
   rig.loop->turn(0ms);
   CHECK(rig.stats().replied.load() == 1);
   CHECK(rig.stats().last_rtt_ns.load() == 3'000'000);

@@ -1,7 +1,7 @@
 // The OS half of the probe loop: sends echo requests, waits for the next deadline or an event,
 // and hands replies and ICMP errors to a ReplySink. ProbeLoop owns one engine and calls it from
-// the probe thread only, except wake(). Implementations: LinuxEngine (platform/linux, epoll over
-// ICMP sockets) and WinEngine (platform/win, the ICMP helper API with APC completions).
+// the probe thread only, except wake() and name(). Implementations: LinuxEngine (platform/linux,
+// epoll over ICMP sockets) and WinEngine (platform/win, the ICMP helper API with APC completions).
 #pragma once
 
 #include <string>
@@ -33,10 +33,12 @@ class Engine {
   virtual Events wait(Duration timeout, ReplySink& sink) = 0;
   // Makes the current or next wait() return soon. Any thread.
   virtual void wake() = 0;
-  // Called once after the last wait(), on the probe thread: settles requests still in flight
-  // (their replies still go to `sink`) so that nothing the OS holds outlives the engine.
+  // Called on the probe thread after the last wait() of a run (stop()): settles requests still
+  // in flight (their replies still go to `sink`) so that nothing the OS holds outlives the
+  // engine. A later start() waits again.
   virtual void finish(ReplySink& sink) = 0;
-  // "icmp-dgram" or "icmp-raw" on Linux, "iphlpapi" on Windows (reachmon_build_info).
+  // "icmp-dgram" or "icmp-raw" on Linux, "iphlpapi" on Windows (reachmon_build_info). Any
+  // thread: it never changes.
   virtual std::string name() const = 0;
 };
 

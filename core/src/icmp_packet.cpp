@@ -135,6 +135,7 @@ std::size_t writeEchoRequest(Family family, SocketKind kind, std::uint16_t ident
                              std::uint16_t sequence, std::span<const std::uint8_t> payload,
                              std::span<std::uint8_t> out) {
   const std::size_t len = kHeaderSize + payload.size();
+  if (out.size() < len) return 0;
   std::uint8_t* p = out.data();
   p[0] = echoRequestType(family);
   p[1] = 0;

@@ -29,9 +29,9 @@ std::uint16_t checksum(std::span<const std::uint8_t> data);
 // not errors about a datagram we sent.
 std::optional<ErrorReason> errorReason(Family family, int type, int code);
 
-// Writes an echo request (the 8-byte header, then `payload`) to the start of `out`, which must
-// hold kHeaderSize + payload.size() bytes, and returns its length. Only IPv4 raw sockets need
-// the checksum from us: the kernel fills it in for ping sockets and for ICMPv6.
+// Writes an echo request (the 8-byte header, then `payload`) to the start of `out` and returns
+// its length, or 0 when `out` cannot hold kHeaderSize + payload.size() bytes. Only IPv4 raw sockets
+// need the checksum from us: the kernel fills it in for ping sockets and for ICMPv6.
 std::size_t writeEchoRequest(Family family, SocketKind kind, std::uint16_t ident,
                              std::uint16_t sequence, std::span<const std::uint8_t> payload,
                              std::span<std::uint8_t> out);

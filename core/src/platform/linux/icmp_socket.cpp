@@ -212,6 +212,7 @@ SendResult IcmpSocket::send(const EchoRequest& r) {
   const std::uint16_t id = kind_ == Kind::kRaw ? ident_ : 0;
   const std::size_t len = icmp::writeEchoRequest(family_, kind_, id, r.sequence, r.payload,
                                                  std::span(buffer_.data(), buffer_.size()));
+  if (len == 0) return {SendStatus::kFailed, EMSGSIZE, 0};
   sockaddr_storage dst;
   const socklen_t dst_len = toSockaddr(r.target, dst);
   iovec iov{buffer_.data(), len};

@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -70,7 +71,14 @@ Engine::Events LinuxEngine::wait(Duration timeout, ReplySink& sink) {
   }
   epoll_event ready[16];
   const int n = ::epoll_wait(epoll_.get(), ready, 16, wait_ms);
-  if (n < 0 && errno != EINTR) spdlog::error("epoll_wait failed: {}", osErrorText(errno));
+  if (n < 0 && errno != EINTR) {
+    // Not expected with valid descriptors; log the first of a run, and do not spin.
+    if (!wait_failing_) spdlog::error("epoll_wait failed: {}", osErrorText(errno));
+    wait_failing_ = true;
+    ::usleep(10'000);
+  } else {
+    wait_failing_ = false;
+  }
   for (int i = 0; i < n; ++i) {
     const int fd = ready[i].data.fd;
     if (fd == timer_.get() || fd == wake_.get()) {

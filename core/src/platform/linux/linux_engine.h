@@ -34,6 +34,7 @@ class LinuxEngine final : public Engine {
   NetlinkWatcher netlink_;
   std::unique_ptr<SocketTransport> transport_;
   bool timer_broken_ = false;  // timerfd_settime failed once: epoll_wait's own timeout is used
+  bool wait_failing_ = false;
 };
 
 }  // namespace reachmon::core::lnx

@@ -163,7 +163,9 @@ void NTAPI IcmpTransport::onComplete(PVOID context, PIO_STATUS_BLOCK, ULONG) {
 void IcmpTransport::complete(Request& r) {
   const TimePoint now = clock_.now();
   if (in_flight_ > 0) --in_flight_;
-  if (sink_) {
+  if (!sink_) {
+    spdlog::error("an ICMP completion ran outside the probe loop; its result is dropped");
+  } else {
     const auto reply_size = static_cast<DWORD>(r.reply.size());
     const bool v4 = r.family == Family::kIpv4;
     const DWORD count = v4 ? api_.parseReplies(r.reply.data(), reply_size)

@@ -26,8 +26,9 @@ class IcmpTransport final : public Transport {
   IcmpTransport& operator=(const IcmpTransport&) = delete;
 
   SendResult send(const EchoRequest& request) override;
-  // Where completions that run from now on deliver; nullptr drops them. WinEngine points it at
-  // the loop's sink for the length of each alertable wait.
+  // Where completions deliver from now on. WinEngine sets it when the probe loop first waits
+  // and clears it when the loop has finished; a completion without a sink is logged and dropped
+  // (completions run only during the probe thread's alertable waits, so none should).
   void deliverTo(ReplySink* sink) { sink_ = sink; }
   std::size_t inFlight() const { return in_flight_; }
   Duration longestTimeout() const { return longest_timeout_; }

@@ -71,9 +71,15 @@ Engine::Events WinEngine::wait(Duration timeout, ReplySink& sink) {
   }
   icmp_.deliverTo(&sink);  // completions run inside this wait, as APCs
   const DWORD rc = WaitForMultipleObjectsEx(count, handles, FALSE, wait_ms, TRUE);
-  icmp_.deliverTo(nullptr);
-  if (rc == WAIT_FAILED)
-    spdlog::error("probe loop wait failed: {}", osErrorText(static_cast<int>(GetLastError())));
+  if (rc == WAIT_FAILED) {
+    // Not expected with valid handles; log the first of a run, and do not spin.
+    if (!wait_failing_)
+      spdlog::error("probe loop wait failed: {}", osErrorText(static_cast<int>(GetLastError())));
+    wait_failing_ = true;
+    Sleep(10);
+  } else {
+    wait_failing_ = false;
+  }
   Events events;
   events.interfaces_changed = interfaces_changed_.exchange(false, std::memory_order_acquire);
   return events;
@@ -89,8 +95,8 @@ void WinEngine::finish(ReplySink& sink) {
     const auto left_ms = (deadline - clock_->now()).count() / 1'000'000;
     SleepEx(static_cast<DWORD>(std::clamp<std::int64_t>(left_ms, 1, 100)), TRUE);
   }
-  icmp_.deliverTo(nullptr);
   if (icmp_.inFlight() > 0) icmp_.abandon();
+  icmp_.deliverTo(nullptr);
 }
 
 }  // namespace reachmon::core::win

@@ -62,6 +62,7 @@ class WinEngine final : public Engine {
   Handle wake_event_;  // auto-reset: set by wake() and by address-change notifications
   Handle timer_;       // the next deadline
   std::atomic<bool> interfaces_changed_{false};
+  bool wait_failing_ = false;
   HANDLE notify_ = nullptr;  // NotifyUnicastIpAddressChange registration
 };
 
