@@ -5,7 +5,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -232,32 +231,3 @@ def read_json(path):
 def read_text(path):
     with open(path) as f:
         return f.read()
-
-
-# --- for the Wine tests until they are pytest modules too ---
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class TestRun:
-    """Collects named checks and prints a pass/fail summary line that CI understands."""
-
-    def __init__(self, name):
-        self.name = name
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"  ok   {label}")
-        else:
-            self.failed += 1
-            print(f"  FAIL {label} {detail}")
-
-    def close(self):
-        print(f"{self.name}: {self.passed} passed, {self.failed} failed")
-        return 1 if self.failed else 0
