@@ -6,8 +6,9 @@ include_guard(GLOBAL)
 # The interpreter scripts/setup installed python3-pytest for: the python3 first on PATH may be
 # another installation (pyenv, a virtualenv) without pytest.
 if(NOT REACHMON_PYTEST_PYTHON)
-  find_program(reachmon_path_python3 python3 NO_CACHE)
-  foreach(candidate ${reachmon_path_python3} /usr/bin/python3)
+  find_program(REACHMON_PYTHON3_ON_PATH python3)
+  mark_as_advanced(REACHMON_PYTHON3_ON_PATH)
+  foreach(candidate ${REACHMON_PYTHON3_ON_PATH} /usr/bin/python3)
     execute_process(COMMAND ${candidate} -c "import pytest" RESULT_VARIABLE no_pytest
                     OUTPUT_QUIET ERROR_QUIET)
     if(no_pytest EQUAL 0)
