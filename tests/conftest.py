@@ -3,7 +3,6 @@ fixtures for the work directory and reachmon processes, the `root` marker, and e
 (ctest's SKIP_RETURN_CODE) when every test was skipped."""
 import collections
 import os
-import shutil
 import sys
 
 import pytest
@@ -21,7 +20,7 @@ OPTIONS = {
     "msi": "the MSI under test",
     "wxs": "installer/windows/reachmon.wxs, to build a newer MSI",
     "msi-stage": "the directory the MSI's files were staged in",
-    "workdir": "scratch directory, emptied at the start (default: a pytest temporary directory)",
+    "workdir": "scratch directory (default: a pytest temporary directory)",
 }
 
 
@@ -51,12 +50,12 @@ def reachmon_bin(pytestconfig):
 
 @pytest.fixture(scope="session")
 def workdir(pytestconfig, tmp_path_factory):
-    """A fresh, empty scratch directory for the session (logs, configs, ground truth)."""
+    """The scratch directory (logs, configs, ground truth): --workdir, created if missing and
+    left for a look after the run, or a fresh pytest temporary directory."""
     path = pytestconfig.getoption("workdir")
     if not path:
         return str(tmp_path_factory.mktemp("work"))
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
+    os.makedirs(path, exist_ok=True)
     return os.path.abspath(path)
 
 

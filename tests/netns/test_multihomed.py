@@ -79,6 +79,9 @@ def truth(topo, path_option, workdir):
     """Starts the two responders; truth("a"|"b") reads that responder's ground truth."""
     responder = path_option("responder")
     stats = {"a": os.path.join(workdir, "a.json"), "b": os.path.join(workdir, "b.json")}
+    for path in stats.values():  # a previous run's
+        if os.path.exists(path):
+            os.remove(path)
     topo.start(topo.a, [responder, "--delay-ms", str(DELAY_A_MS), "--stats", stats["a"],
                         "--unreachable", "198.51.100.99"], os.path.join(workdir, "responder-a.log"))
     topo.start(topo.b, [responder, "--delay-ms", str(DELAY_B_MS), "--drop-every", "4",
