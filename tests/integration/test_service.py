@@ -1,25 +1,26 @@
-#!/usr/bin/env python3
 """The reachmon binary as an operator runs it, probing loopback: check-config, HTTP endpoints,
 reload by file edit / POST / SIGHUP (valid edits keep survivors' counters, invalid ones are
 refused and keep the running config), clean and fast shutdown, start-up failures.
 
-Usage: test_service.py REACHMON_BINARY WORKDIR
+Run by ctest (service_integration): pytest test_service.py --reachmon=BINARY --workdir=DIR
 """
 import os
 import signal
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from reachmon_testlib import Reachmon, TestRun, free_port, wait_for, write_json  # noqa: E402
+import pytest
+from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, read_text, wait_exit, wait_for,
+                              wait_metrics, write_json)
 
-CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "config")
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIG_DIR = os.path.join(HERE, "..", "config")
+METRICS_DOC = os.path.join(HERE, "..", "..", "docs", "metrics.md")
 
 
-def config(port, targets):
+def config(targets, listen=LISTEN_ANY_PORT):
     return {
-        "listen": f"127.0.0.1:{port}",
+        "listen": listen,
         "defaults": {"interval": "100ms", "timeout": "80ms"},
         "sources": [{"name": "lo4", "address": "127.0.0.1"}, {"name": "lo6", "address": "::1"}],
         "targets": targets,
@@ -36,138 +37,209 @@ def sent(rm, target, source="lo4"):
     return rm.metrics().get("reachmon_probes_sent_total", source=source, target=target)
 
 
-def check_config_cli(t, binary, work):
-    ok = subprocess.run([binary, "check-config", os.path.join(CONFIG_DIR, "valid", "loopback.json")],
-                        capture_output=True, text=True)
-    t.check("check-config accepts a valid file", ok.returncode == 0 and "OK" in ok.stdout, ok.stderr)
+def run(*cmd, timeout=20):
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+
+
+# --- the command line, no running service ------------------------------------------------------
+
+def test_check_config_accepts_a_valid_file(reachmon_bin):
+    """check-config exits 0 and says OK for a valid file."""
+    r = run(reachmon_bin, "check-config", os.path.join(CONFIG_DIR, "valid", "loopback.json"))
+    assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
+
+
+def test_check_config_prints_every_error_with_its_json_path(reachmon_bin):
+    """check-config lists every error of a file (each with its JSON path) and exits 1."""
     bad_path = os.path.join(CONFIG_DIR, "invalid", "every_error_at_once.json")
-    bad = subprocess.run([binary, "check-config", bad_path], capture_output=True, text=True)
-    expected = open(os.path.join(CONFIG_DIR, "invalid", "every_error_at_once.expected")).read()
-    lines = [f"{bad_path}: {line}" for line in expected.splitlines()]
-    t.check("check-config prints every error with its JSON path and exits 1",
-            bad.returncode == 1 and all(line in bad.stderr for line in lines), bad.stderr)
-    usage = subprocess.run([binary, "frobnicate"], capture_output=True, text=True)
-    t.check("an unknown command is a usage error", usage.returncode == 2 and "unknown command" in usage.stderr)
-    probe = subprocess.run([binary, "probe", "--source", "127.0.0.1", "--target", "127.0.0.1",
-                            "--count", "3", "--interval", "100ms", "--timeout", "50ms"],
-                           capture_output=True, text=True, timeout=20)
-    t.check("probe sends N one-off probes and summarises them",
-            probe.returncode == 0 and probe.stdout.count("reply from 127.0.0.1") == 3 and
-            "3 probes, 3 replied, 0.0% loss" in probe.stdout, probe.stdout + probe.stderr)
-    ifs = subprocess.run([binary, "interfaces"], capture_output=True, text=True)
-    t.check("interfaces lists loopback with its addresses",
-            ifs.returncode == 0 and "lo  index 1  up" in ifs.stdout and "127.0.0.1" in ifs.stdout, ifs.stdout)
-    helped = subprocess.run([binary, "--help"], capture_output=True, text=True)
-    t.check("--help documents every command",
-            helped.returncode == 0 and all(c in helped.stdout for c in
-                                           ("run", "check-config", "interfaces", "probe")))
+    r = run(reachmon_bin, "check-config", bad_path)
+    expected = read_text(os.path.join(CONFIG_DIR, "invalid", "every_error_at_once.expected"))
+    missing = [line for line in expected.splitlines() if f"{bad_path}: {line}" not in r.stderr]
+    assert r.returncode == 1, r.stderr
+    assert not missing, f"errors not printed: {missing}\nstderr:\n{r.stderr}"
 
 
-def main():
-    binary, work = sys.argv[1:3]
-    os.makedirs(work, exist_ok=True)
-    t = TestRun("service")
-    check_config_cli(t, binary, work)
+def test_an_unknown_command_is_a_usage_error(reachmon_bin):
+    r = run(reachmon_bin, "frobnicate")
+    assert r.returncode == 2 and "unknown command" in r.stderr, r.stderr
 
-    port = free_port()
-    cfg = os.path.join(work, "service.json")
-    write_json(cfg, config(port, [T1, T2, T6]))
-    rm = Reachmon(binary, cfg, port)
-    try:
-        rm.wait_ready()
-        wait_for("t1 probes", lambda: sent(rm, "t1") >= 5)
-        m = rm.metrics()
-        t.check("t1 replies on loopback", m.get("reachmon_probes_replied_total", source="lo4", target="t1") >= 4)
-        t.check("IPv6 loopback replies", m.get("reachmon_probes_replied_total", source="lo6", target="t6") >= 3)
-        t.check("target labels are exported",
-                m.has("reachmon_path_up", source="lo4", target="t1", role="survivor"))
-        t.check("config load reported successful",
-                m.get("reachmon_config_last_reload_successful") == 1 and
-                m.get("reachmon_config_last_reload_success_timestamp_seconds") > 1.6e9)
-        code, body = rm.get("/-/healthy")
-        t.check("/-/healthy is 200 while probing", code == 200 and body.strip() == "OK", body)
-        code, body = rm.get("/")
-        t.check("status page lists paths and their state",
-                code == 200 and "<td>t1</td>" in body and "ms" in body and "lo6" in body, body[:200])
-        t.check("GET /-/reload is refused", rm.get("/-/reload")[0] == 405)
-        t.check("unknown paths are 404", rm.get("/nope")[0] == 404)
-        lint = subprocess.run(["promtool", "check", "metrics"], input=m.text, capture_output=True, text=True)
-        t.check("promtool check metrics is clean",
-                lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout + lint.stderr)
 
-        documented = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "metrics.md")).read()
-        families = [line.split()[2] for line in m.text.splitlines() if line.startswith("# TYPE ")]
-        undocumented = [f for f in families if f"`{f}`" not in documented]
-        t.check(f"docs/metrics.md documents all {len(families)} exported metrics", not undocumented,
-                undocumented)
+def test_probe_sends_n_one_off_probes_and_summarises_them(reachmon_bin):
+    r = run(reachmon_bin, "probe", "--source", "127.0.0.1", "--target", "127.0.0.1",
+            "--count", "3", "--interval", "100ms", "--timeout", "50ms")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert r.stdout.count("reply from 127.0.0.1") == 3, out
+    assert "3 probes, 3 replied, 0.0% loss" in r.stdout, out
 
-        # A valid edit, picked up from the file: t2 goes, t3 comes, t1 keeps its counters.
-        before = sent(rm, "t1")
-        write_json(cfg, config(port, [T1, T3, T6]))
-        wait_for("t3 to appear after the file edit", lambda: rm.metrics().has("reachmon_probes_sent_total", target="t3"))
-        m = rm.metrics()
-        t.check("removed path t2 is gone from /metrics", not m.has("reachmon_probes_sent_total", target="t2"))
-        t.check(f"survivor t1 kept its counters ({before:.0f} -> {sent(rm, 't1'):.0f})", sent(rm, "t1") >= before)
 
-        # An invalid edit is refused; the running config keeps probing.
-        broken = config(port, [dict(T1, ttl=0), T3])
-        broken["colour"] = "blue"
-        write_json(cfg, broken)
-        wait_for("the refused reload to show", lambda: rm.metrics().get("reachmon_config_last_reload_successful") == 0)
-        log = rm.read_log()
-        t.check("the log names every error with its JSON path",
-                "$.colour: unknown key" in log and "$.targets[0].ttl: 0 is out of range" in log, log[-800:])
-        before = sent(rm, "t1")
-        time.sleep(0.5)
-        m = rm.metrics()
-        t.check("old config keeps running after a broken edit",
-                sent(rm, "t1") >= before + 3 and m.has("reachmon_probes_sent_total", source="lo6", target="t6"))
-        code, body = rm.post("/-/reload")
-        t.check("POST /-/reload with a broken file answers 400 with the errors",
-                code == 400 and "$.colour: unknown key" in body, f"{code} {body}")
+def test_interfaces_lists_loopback_with_its_addresses(reachmon_bin):
+    r = run(reachmon_bin, "interfaces")
+    assert r.returncode == 0, r.stderr
+    assert "lo  index 1  up" in r.stdout and "127.0.0.1" in r.stdout, r.stdout
 
-        # SIGHUP reloads a fixed file.
-        write_json(cfg, config(port, [T1, T2]))
-        rm.proc.send_signal(signal.SIGHUP)
-        wait_for("SIGHUP reload", lambda: rm.metrics().get("reachmon_config_last_reload_successful") == 1)
-        wait_for("t2 back, t6 gone", lambda: rm.metrics().has("reachmon_probes_sent_total", target="t2")
-                 and not rm.metrics().has("reachmon_probes_sent_total", target="t6"))
-        t.check("SIGHUP applied the fixed file", True)
 
-        code, body = rm.post("/-/reload")
-        t.check("POST /-/reload with a valid file answers 200", code == 200 and "reloaded" in body, body)
+def test_help_documents_every_command(reachmon_bin):
+    r = run(reachmon_bin, "--help")
+    assert r.returncode == 0, r.stderr
+    missing = [c for c in ("run", "check-config", "interfaces", "probe") if c not in r.stdout]
+    assert not missing, f"--help does not mention {missing}:\n{r.stdout}"
+    # Both default config paths, spelled out (a raw string once turned "\r" into line breaks).
+    assert "Default config: /etc/reachmon/reachmon.json " in r.stdout, r.stdout
+    assert "(Windows: %ProgramData%\\reachmon\\reachmon.json)." in r.stdout, r.stdout
+    assert "\r" not in r.stdout
 
-        # A second instance on the same port fails to start and says why.
-        second = subprocess.run([binary, "run", "--config", cfg], capture_output=True, text=True, timeout=10)
-        t.check("a taken port is a start-up error naming the address",
-                second.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in second.stdout + second.stderr,
-                second.stdout + second.stderr)
-    finally:
-        start = time.monotonic()
-        rc = rm.stop()
-        elapsed = time.monotonic() - start
-    t.check(f"SIGTERM stops within 1 s ({elapsed:.2f} s) with exit code 0", rc == 0 and elapsed < 1.0,
-            rm.read_log()[-500:])
 
-    # SIGINT (Ctrl-C in a terminal) stops it the same way.
-    rm = Reachmon(binary, cfg, port)
-    rm.wait_ready()
+def test_an_invalid_config_at_start_up_exits_1_and_lists_the_errors(reachmon_bin, workdir):
+    bad = os.path.join(workdir, "bad.json")
+    write_json(bad, {"sources": [], "targets": [], "listen": "nowhere"})
+    r = run(reachmon_bin, "run", "--config", bad, timeout=10)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "$.listen: invalid listen address" in out and "$.sources: empty" in out, out
+
+
+def test_sigint_stops_within_1s_with_exit_code_0(start_reachmon, workdir):
+    """SIGINT (Ctrl-C in a terminal) stops a running monitor within a second, cleanly."""
+    cfg = os.path.join(workdir, "sigint.json")
+    write_json(cfg, config([T1]))
+    rm = start_reachmon(cfg)
     start = time.monotonic()
     rm.proc.send_signal(signal.SIGINT)
-    rc = rm.proc.wait(5)
-    elapsed = time.monotonic() - start
-    rm.stop()
-    t.check(f"SIGINT stops within 1 s ({elapsed:.2f} s) with exit code 0", rc == 0 and elapsed < 1.0)
+    rc, elapsed = wait_exit(rm.proc, 5, since=start)
+    assert rc == 0, f"exit code {rc} after {elapsed:.2f} s:\n{rm.read_log()[-500:]}"
+    assert elapsed < 1.0, f"SIGINT took {elapsed:.2f} s to stop reachmon (promise: within 1 s)"
 
-    # An invalid config at start-up: exit 1 and every error in the log.
-    bad = os.path.join(work, "bad.json")
-    write_json(bad, {"sources": [], "targets": [], "listen": "nowhere"})
-    r = subprocess.run([binary, "run", "--config", bad], capture_output=True, text=True, timeout=10)
+
+# --- one long-running service: endpoints, then reloads, then SIGTERM ---------------------------
+# The tests below run in file order against the same process; each reload test leaves the
+# config it describes, and the last one stops the process.
+
+@pytest.fixture(scope="module")
+def service_config(workdir):
+    path = os.path.join(workdir, "service.json")
+    write_json(path, config([T1, T2, T6]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(reachmon_bin, service_config):
+    with Reachmon(reachmon_bin, service_config) as rm:
+        rm.wait_ready()
+        wait_for("t1 probes", lambda: sent(rm, "t1") >= 5)
+        yield rm
+
+
+def test_probes_reply_on_ipv4_and_ipv6_loopback(service):
+    wait_for("IPv6 replies", lambda: service.metrics().get(
+        "reachmon_probes_replied_total", source="lo6", target="t6") >= 3)
+    m = service.metrics()
+    assert m.get("reachmon_probes_replied_total", source="lo4", target="t1") >= 4, m.text
+    assert m.get("reachmon_probes_replied_total", source="lo6", target="t6") >= 3, m.text
+
+
+def test_target_labels_are_exported(service):
+    m = service.metrics()
+    assert m.has("reachmon_path_up", source="lo4", target="t1", role="survivor"), m.text
+
+
+def test_config_load_is_reported_successful(service):
+    m = service.metrics()
+    assert m.get("reachmon_config_last_reload_successful") == 1
+    assert m.get("reachmon_config_last_reload_success_timestamp_seconds") > 1.6e9
+
+
+def test_healthy_is_200_while_probing(service):
+    code, body = service.get("/-/healthy")
+    assert (code, body.strip()) == (200, "OK")
+
+
+def test_status_page_lists_paths_and_their_state(service):
+    code, body = service.get("/")
+    assert code == 200, body[:500]
+    assert "<td>t1</td>" in body and "ms" in body and "lo6" in body, body[:2000]
+
+
+def test_get_reload_is_refused_and_unknown_paths_are_404(service):
+    assert service.get("/-/reload")[0] == 405
+    assert service.get("/nope")[0] == 404
+
+
+def test_promtool_check_metrics_is_clean(service):
+    lint = subprocess.run(["promtool", "check", "metrics"], input=service.metrics().text,
+                          capture_output=True, text=True)
+    out = lint.stdout + lint.stderr
+    assert lint.returncode == 0 and not out.strip(), out
+
+
+def test_docs_document_every_exported_metric(service):
+    documented = read_text(METRICS_DOC)
+    families = [line.split()[2] for line in service.metrics().text.splitlines()
+                if line.startswith("# TYPE ")]
+    assert families
+    undocumented = [f for f in families if f"`{f}`" not in documented]
+    assert not undocumented, f"docs/metrics.md lacks {undocumented}"
+
+
+def test_a_valid_file_edit_reloads_and_keeps_survivors_counters(service, service_config):
+    """Saving the file reloads it: t2 goes, t3 comes, t1 keeps its counters."""
+    before = sent(service, "t1")
+    write_json(service_config, config([T1, T3, T6]))
+    wait_for("t3 to appear after the file edit",
+             lambda: service.metrics().has("reachmon_probes_sent_total", target="t3"))
+    m = service.metrics()
+    assert not m.has("reachmon_probes_sent_total", target="t2"), "removed path t2 is still exported"
+    after = m.get("reachmon_probes_sent_total", source="lo4", target="t1")
+    assert after >= before, f"survivor t1 lost its counters ({before:.0f} -> {after:.0f})"
+
+
+def test_a_broken_edit_is_refused_and_the_old_config_keeps_running(service, service_config):
+    broken = config([dict(T1, ttl=0), T3])
+    broken["colour"] = "blue"
+    write_json(service_config, broken)
+    wait_for("the refused reload to show",
+             lambda: service.metrics().get("reachmon_config_last_reload_successful") == 0)
+    log = service.read_log()
+    assert "$.colour: unknown key" in log and "$.targets[0].ttl: 0 is out of range" in log, \
+        f"the log does not name every error with its JSON path:\n{log[-800:]}"
+    before = sent(service, "t1")
+    wait_for("t1 to keep probing", lambda: sent(service, "t1") >= before + 3)
+    assert service.metrics().has("reachmon_probes_sent_total", source="lo6", target="t6"), \
+        "t6, which the broken file drops, is gone: the broken edit was applied"
+    code, body = service.post("/-/reload")
+    assert code == 400 and "$.colour: unknown key" in body, \
+        f"POST /-/reload with a broken file: {code} {body}"
+
+
+def test_sighup_reloads_the_fixed_file(service, service_config):
+    write_json(service_config, config([T1, T2]))
+    service.proc.send_signal(signal.SIGHUP)
+    wait_for("the SIGHUP reload", lambda: "config reloaded (SIGHUP)" in service.read_log())
+    m = wait_metrics("t2 back, t6 gone", service.metrics,
+                     lambda m: m.has("reachmon_probes_sent_total", target="t2") and
+                     not m.has("reachmon_probes_sent_total", target="t6"))
+    assert m.get("reachmon_config_last_reload_successful") == 1
+
+
+def test_post_reload_with_a_valid_file_answers_200(service):
+    code, body = service.post("/-/reload")
+    assert code == 200 and "reloaded" in body, f"{code} {body}"
+
+
+def test_a_taken_port_is_a_start_up_error_naming_the_address(reachmon_bin, service, workdir):
+    """A second instance configured with the first one's port fails to start and says why."""
+    taken = os.path.join(workdir, "taken.json")
+    write_json(taken, config([T1], listen=f"127.0.0.1:{service.port}"))
+    r = run(reachmon_bin, "run", "--config", taken, timeout=10)
     out = r.stdout + r.stderr
-    t.check("an invalid config at start-up exits 1 and lists the errors",
-            r.returncode == 1 and "$.listen: invalid listen address" in out and "$.sources: empty" in out, out)
-    return t.close()
+    assert r.returncode == 1, out
+    assert f"cannot listen on 127.0.0.1:{service.port}" in out, out
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def test_sigterm_stops_within_1s_with_exit_code_0(service):
+    """After all of the above, SIGTERM stops the monitor within a second, cleanly."""
+    start = time.monotonic()
+    service.proc.send_signal(signal.SIGTERM)
+    rc, elapsed = wait_exit(service.proc, 5, since=start)
+    assert rc == 0, f"exit code {rc} after {elapsed:.2f} s:\n{service.read_log()[-500:]}"
+    assert elapsed < 1.0, f"SIGTERM took {elapsed:.2f} s to stop reachmon (promise: within 1 s)"

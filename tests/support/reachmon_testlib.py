@@ -1,29 +1,21 @@
-"""Helpers for reachmon's process-level tests: run the real binary, scrape it over real HTTP,
-build network namespaces. Standard library only."""
+"""Helpers for reachmon's process-level tests: run the real binary, scrape it over real HTTP.
+Python standard library only; the pytest fixtures built on them live in tests/conftest.py."""
 import json
 import os
 import re
+import select
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
-SKIP = 77  # ctest SKIP_RETURN_CODE
-
-
-def require_root():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, sysctl, raw sockets)")
-        sys.exit(SKIP)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Every reachmon a test starts listens here; reachmon logs the port it bound (see LISTEN_LOG).
+LISTEN_ANY_PORT = "127.0.0.1:0"
+# "reachmon 0.1.0 probing 3 paths with the icmp-dgram engine;
+#  metrics on http://127.0.0.1:40123/metrics" (one line)
+LISTEN_LOG = re.compile(r"probing \d+ paths with the \S+ engine; "
+                        r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
 
 
 def sh(cmd, check=True):
@@ -34,6 +26,8 @@ def sh(cmd, check=True):
 
 
 def wait_for(what, predicate, timeout=10.0, interval=0.05):
+    """Polls `predicate` until it returns something true and returns that; AssertionError after
+    `timeout` seconds. Tests wait for what they need instead of sleeping for a guessed time."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -45,6 +39,21 @@ def wait_for(what, predicate, timeout=10.0, interval=0.05):
             last = e
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def wait_metrics(what, fetch, predicate, timeout=10.0):
+    """Scrapes with `fetch()` until `predicate(metrics)` holds and returns those metrics, so a
+    test asserts on the very scrape that satisfied the wait."""
+    def check():
+        m = fetch()
+        return m if predicate(m) else None
+    return wait_for(what, check, timeout)
+
+
+def listen_port(log_text):
+    """The port of the last "metrics on http://127.0.0.1:PORT/metrics" line in a log, or None."""
+    ports = LISTEN_LOG.findall(log_text)
+    return int(ports[-1]) if ports else None
 
 
 _LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
@@ -83,11 +92,45 @@ class Metrics:
         return any(n == name and want <= set(ls) for (n, ls) in self.samples)
 
 
-class Reachmon:
-    """A reachmon process, optionally inside a network namespace."""
+def scrape(port):
+    """GET /metrics of a reachmon on this host's loopback (e.g. the Windows one under Wine)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return Metrics(r.read().decode())
 
-    def __init__(self, binary, config_path, port, netns=None, log_path=None, args=(), prefix=()):
-        self.port = port
+
+def wait_exit(proc, timeout, since=None):
+    """Waits for `proc` to exit; returns (returncode, seconds from `since` (a time.monotonic()
+    value, default now) to the exit). The exit is seen through a pidfd as it happens rather than
+    by polling, so the time measured is the process's, not the poll interval's.
+    (None, elapsed) if it is still running after `timeout` seconds."""
+    start = time.monotonic() if since is None else since
+    deadline = time.monotonic() + timeout
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel) or already reaped
+        fd = None
+    if fd is not None:
+        try:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
+        elapsed = time.monotonic() - start
+        return proc.poll(), elapsed
+    try:
+        rc = proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        rc = None
+    return rc, time.monotonic() - start
+
+
+class Reachmon:
+    """A `reachmon run` process, optionally inside a network namespace, its output in a log file.
+
+    Its config should listen on LISTEN_ANY_PORT: `port` is read from the start-up log line once
+    wait_ready() returned. A context manager: leaving the block always stops the process."""
+
+    def __init__(self, binary, config_path, netns=None, log_path=None, args=(), prefix=()):
+        self.port = None
         self.netns = netns
         self.log_path = log_path or config_path + ".log"
         cmd = [*prefix, binary, "run", "--config", config_path, *args]
@@ -96,7 +139,14 @@ class Reachmon:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def url(self, path):
+        assert self.port is not None, "call wait_ready() first: the port comes from the log"
         return f"http://127.0.0.1:{self.port}{path}"
 
     def _open(self, path, data=None):
@@ -110,7 +160,8 @@ class Reachmon:
                 raise OSError(f"curl failed: {r.returncode}")
             body, _, code = r.stdout.rpartition("\n")
             return int(code), body
-        req = urllib.request.Request(self.url(path), data=data, method="POST" if data is not None else "GET")
+        req = urllib.request.Request(self.url(path), data=data,
+                                     method="POST" if data is not None else "GET")
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status, resp.read().decode()
@@ -129,12 +180,22 @@ class Reachmon:
             raise OSError(f"/metrics answered {code}")
         return Metrics(body)
 
-    def wait_ready(self, timeout=10):
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"reachmon exited with {self.proc.returncode}:\n{self.read_log()}")
+    def _check_running(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"reachmon exited with {self.proc.returncode}:\n{self.read_log()}")
+
+    def wait_ready(self, timeout=15):
+        """Waits for the start-up line naming the port, then for /-/healthy to answer 200."""
+        def port():
+            self._check_running()
+            return listen_port(self.read_log())
+        self.port = wait_for("reachmon to log the port it listens on", port, timeout)
+
+        def healthy():
+            self._check_running()
             return self.get("/-/healthy")[0] == 200
-        wait_for("reachmon to answer /-/healthy", ready, timeout)
+        wait_for("reachmon to answer /-/healthy", healthy, timeout)
+        return self
 
     def read_log(self):
         if not self.log.closed:
@@ -143,6 +204,7 @@ class Reachmon:
             return f.read()
 
     def stop(self, timeout=5):
+        """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit code. Idempotent."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -166,22 +228,6 @@ def read_json(path):
         return json.load(f)
 
 
-class TestRun:
-    """Collects named checks and prints a pass/fail summary line that CI understands."""
-
-    def __init__(self, name):
-        self.name = name
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"  ok   {label}")
-        else:
-            self.failed += 1
-            print(f"  FAIL {label} {detail}")
-
-    def close(self):
-        print(f"{self.name}: {self.passed} passed, {self.failed} failed")
-        return 1 if self.failed else 0
+def read_text(path):
+    with open(path) as f:
+        return f.read()

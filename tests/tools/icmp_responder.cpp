@@ -1,17 +1,29 @@
 // Userspace ICMP/ICMPv6 echo responder for the integration tests. Runs in a network namespace
 // whose kernel echo replies are disabled and answers with a configurable delay, deterministic
 // loss, duplicates and forged replies. It writes its ground truth (per source>destination pair:
-// requests seen, replies sent, requests dropped, duplicates, forgeries, last TTL/TOS seen) as JSON
-// to --stats after every request, so tests compare reachmon's counters with what really happened.
+// requests seen, replies sent, requests dropped, duplicates, forgeries, last TTL/TOS seen, and
+// how long it really held the requests it answered) as JSON to --stats after every request, so
+// tests compare reachmon's counters and RTTs with what really happened.
+//
+// Hold time of an answered request: from the kernel's receive timestamp of the request
+// (SO_TIMESTAMPNS; the time it was read if the kernel gave none) to the moment its first reply
+// is handed to sendmsg. It includes this process's own scheduling delays, which the configured
+// --delay-ms does not. The clock is read just before sendmsg, not after it returns: on veth the
+// reply can reach reachmon inside that call, and on a loaded machine the reply's own wake-up of
+// reachmon can preempt the responder at the syscall's return; either would count time after the
+// reply left into the hold. So reachmon's RTT of a probe is never below its hold time (reachmon
+// reads its send time before its own sendmsg), and exceeds it by wire and kernel time only.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,6 +48,16 @@ struct Options {
 struct PairStats {
   long requests = 0, replied = 0, dropped = 0, duplicated = 0, forged = 0, unreachable = 0;
   int last_ttl = -1, last_tos = -1;
+  // Hold times of the answered requests (first replies only), in nanoseconds.
+  long hold_count = 0;
+  std::int64_t hold_sum_ns = 0, hold_min_ns = -1, hold_max_ns = -1;
+
+  void addHold(std::int64_t ns) {
+    ++hold_count;
+    hold_sum_ns += ns;
+    if (hold_min_ns < 0 || ns < hold_min_ns) hold_min_ns = ns;
+    if (ns > hold_max_ns) hold_max_ns = ns;
+  }
 };
 
 struct Reply {
@@ -53,6 +75,12 @@ std::uint16_t checksum(const std::uint8_t* d, std::size_t n) {
   if (n & 1) s += static_cast<std::uint32_t>(d[n - 1] << 8);
   while (s >> 16) s = (s & 0xffff) + (s >> 16);
   return static_cast<std::uint16_t>(~s);
+}
+
+std::int64_t realtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::string addrText(int family, const void* a) {
@@ -112,6 +140,7 @@ class Responder {
     const int one = 1;
     const int dont = IP_PMTUDISC_DONT;  // answer big requests with fragmented replies
     ::setsockopt(fd4_, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont);
+    for (int fd : {fd4_, fd6_}) ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
     ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
     ::setsockopt(fd6_, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
@@ -149,6 +178,19 @@ class Responder {
     msg.msg_controllen = sizeof control;
     const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n <= 0) return;
+    // When the request arrived, on the steady clock: the kernel's timestamp is on the wall
+    // clock, so only the (short) gap between it and this read is taken from the wall clock.
+    Clock::time_point received = Clock::now();
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        const std::int64_t kernel_ns =
+            static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+        const std::int64_t waited_ns = realtimeNs() - kernel_ns;
+        if (waited_ns > 0) received -= std::chrono::nanoseconds(waited_ns);
+      }
+    }
     std::size_t len = static_cast<std::size_t>(n);
     const std::uint8_t* icmp = buf;
     Reply reply;
@@ -157,7 +199,7 @@ class Responder {
     int ttl = -1, tos = -1;
     std::string src, dst;
     if (family == AF_INET) {
-      const std::size_t ihl = (buf[0] & 0x0f) * 4u;
+      const std::size_t ihl = std::size_t{buf[0] & 0x0fu} * 4;
       if (len < ihl + 8) return;
       tos = buf[1];
       ttl = buf[8];
@@ -215,9 +257,10 @@ class Responder {
     } else {
       const auto due =
           Clock::now() + std::chrono::microseconds(static_cast<long>(opt_.delay_ms * 1000));
-      queue_.emplace(due, Queued{fd, reply, &st});
+      queue_.emplace(due, Queued{fd, reply, &st, received});
       if (opt_.duplicate_every && k % opt_.duplicate_every == 0) {
-        queue_.emplace(due + std::chrono::microseconds(100), Queued{fd, reply, &st, true});
+        queue_.emplace(due + std::chrono::microseconds(100),
+                       Queued{fd, reply, &st, received, true});
       }
     }
     writeStats();
@@ -247,11 +290,14 @@ class Responder {
     while (!queue_.empty() && queue_.begin()->first <= now) {
       Queued q = std::move(queue_.begin()->second);
       queue_.erase(queue_.begin());
+      const auto handed = Clock::now();  // before sendmsg: see the comment at the top
       send(q.fd, q.reply);
       if (q.duplicate) {
         ++q.stats->duplicated;
       } else {
         ++q.stats->replied;
+        q.stats->addHold(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(handed - q.received).count());
       }
       dirty = true;
     }
@@ -270,7 +316,9 @@ class Responder {
             << ", \"replied\": " << s.replied << ", \"dropped\": " << s.dropped
             << ", \"duplicated\": " << s.duplicated << ", \"forged\": " << s.forged
             << ", \"unreachable\": " << s.unreachable << ", \"last_ttl\": " << s.last_ttl
-            << ", \"last_tos\": " << s.last_tos << "}";
+            << ", \"last_tos\": " << s.last_tos << ", \"hold_count\": " << s.hold_count
+            << ", \"hold_sum_ns\": " << s.hold_sum_ns << ", \"hold_min_ns\": " << s.hold_min_ns
+            << ", \"hold_max_ns\": " << s.hold_max_ns << "}";
         first = false;
       }
       out << "\n}\n";
@@ -282,6 +330,7 @@ class Responder {
     int fd;
     Reply reply;
     PairStats* stats;
+    Clock::time_point received;  // when the kernel received the request
     bool duplicate = false;
   };
   Options opt_;

@@ -1,0 +1,112 @@
+"""Helpers for the Windows tests under Wine (tests/wine): run Wine commands, keep one Wine session
+alive for a whole test module, read the service's log file. Standard library only."""
+import os
+import subprocess
+import tempfile
+
+from reachmon_testlib import listen_port, read_text, wait_for
+
+
+def wine(*args, timeout=60):
+    """Runs a Wine command. Output goes through files, not pipes: Wine's helper processes
+    (services.exe, ...) inherit the handles and would keep pipes open forever."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.run(["wine", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                           timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
+
+
+class WineSession:
+    """Keeps one Wine session (wineserver, services.exe, our service) alive for a whole test.
+
+    A wineserver exits once only system processes are left, and Wine then shuts its services
+    down; "wineserver -p" alone did not always prevent that here (it races with the first wine
+    command, which may start a server of its own). So: end any server still running, start a
+    persistent one, wait until it answers, and keep a user process (a cmd.exe waiting on its
+    stdin) attached until the test ends."""
+
+    def __enter__(self):
+        subprocess.run(["wineserver", "-k"], capture_output=True)
+        subprocess.run(["wineserver", "-w"], capture_output=True)
+        self.server = subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wine("cmd", "/c", "exit")  # returns once the server is up
+            self.anchor = subprocess.Popen(["wine", "cmd"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except BaseException:
+            subprocess.run(["wineserver", "-k"], capture_output=True)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.anchor.stdin.close()
+        try:
+            self.anchor.wait(10)
+        except subprocess.TimeoutExpired:
+            self.anchor.kill()
+        subprocess.run(["wineserver", "-k"], capture_output=True)
+        self.server.wait(10)
+
+
+def windows_path(path):
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def program_data(prefix):
+    """%ProgramData%\\reachmon of the Wine prefix, as a Linux path."""
+    return os.path.join(prefix, "drive_c", "ProgramData", "reachmon")
+
+
+class ServiceLog:
+    """The service's log file (%ProgramData%\\reachmon\\logs\\reachmon.log), which accumulates
+    across runs: mark() remembers where it ends, since() returns what was written after that."""
+
+    def __init__(self, prefix):
+        self.path = os.path.join(program_data(prefix), "logs", "reachmon.log")
+        self.offset = 0
+
+    def text(self):
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def mark(self):
+        self.offset = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
+    def since(self):
+        try:
+            with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < self.offset:  # rotated meanwhile
+                    self.offset = 0
+                f.seek(self.offset)
+                return f.read().decode("utf-8", errors="replace").replace("\r\n", "\n")
+        except FileNotFoundError:
+            return ""
+
+    def wait_port(self, what, timeout=30):
+        """The port of the latest start-up line ("... metrics on http://127.0.0.1:PORT/metrics")
+        written since mark()."""
+        return wait_for(f"{what} to log the port it listens on",
+                        lambda: listen_port(self.since()), timeout)
+
+
+def diagnostics(prefix):
+    """What the SCM and the service said, and which processes run: attached to a failure."""
+    parts = ["sc query: " + wine("sc", "query", "reachmon", timeout=30).stdout]
+    log = ServiceLog(prefix).text()
+    if log:
+        parts.append("service log:\n" + log[-3000:])
+    try:  # Debian's Wine names its server directory ($TMPDIR/wine-XXXXXX) in the prefix
+        server_dir = os.path.join(tempfile.gettempdir(), read_text(os.path.join(prefix, "wineserver")).strip())
+        listing = sorted(os.listdir(server_dir)) if os.path.isdir(server_dir) else "missing"
+        parts.append(f"server directory {server_dir}: {listing}")
+    except OSError as e:
+        parts.append(f"server directory: {e}")
+    parts.append(subprocess.run(["ps", "-eo", "pid,ppid,etime,args"], capture_output=True,
+                                text=True).stdout[-4000:])
+    return "\n".join(parts)
