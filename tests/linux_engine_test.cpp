@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "fakes.h"
 #include "probe_loop.h"
 
 using namespace reachmon;
@@ -72,10 +73,7 @@ TEST_CASE("LinuxEngine: wake() ends a wait from another thread", "[linux_engine]
   auto clock = std::make_shared<core::SteadyClock>();
   auto engine = openEngine(clock);
   if (!engine) return;
-  struct Sink final : core::ReplySink {
-    void onReply(const core::EchoReply&) override {}
-    void onError(core::Family, const core::IcmpErrorReport&) override {}
-  } sink;
+  test::NullSink sink;
   // A raw socket (the fallback without ping sockets) also wakes for other programs' ICMP, so
   // wait again until the wake-up has been sent: only wake() can end the last wait early.
   std::atomic<bool> woken{false};
@@ -95,10 +93,7 @@ TEST_CASE("LinuxEngine: a timed wait ends when its time is up", "[linux_engine]"
   auto clock = std::make_shared<core::SteadyClock>();
   auto engine = openEngine(clock);
   if (!engine) return;
-  struct Sink final : core::ReplySink {
-    void onReply(const core::EchoReply&) override {}
-    void onError(core::Family, const core::IcmpErrorReport&) override {}
-  } sink;
+  test::NullSink sink;
   engine->wait(core::Duration{0}, sink);  // only collects
   // Other ICMP traffic may end a wait early (raw sockets): wait out the remainder each time.
   const auto start = std::chrono::steady_clock::now();

@@ -287,10 +287,7 @@ TEST_CASE("WinEngine: wake() ends a wait from another thread", "[win]") {
   auto clock = std::make_shared<core::SteadyClock>();
   auto api = std::make_shared<FakeIcmpApi>(*clock);
   core::win::WinEngine engine(api, clock, fakeInterfaces());
-  struct Sink final : core::ReplySink {
-    void onReply(const core::EchoReply&) override {}
-    void onError(core::Family, const core::IcmpErrorReport&) override {}
-  } sink;
+  test::NullSink sink;
   std::thread waker([&] {
     std::this_thread::sleep_for(20ms);
     engine.wake();

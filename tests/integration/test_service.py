@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, read_text, wait_exit, wait_for,
+from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, assert_promtool_clean, read_text, wait_exit, wait_for,
                               wait_metrics, write_json)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -166,10 +166,7 @@ def test_get_reload_is_refused_and_unknown_paths_are_404(service):
 
 
 def test_promtool_check_metrics_is_clean(service):
-    lint = subprocess.run(["promtool", "check", "metrics"], input=service.metrics().text,
-                          capture_output=True, text=True)
-    out = lint.stdout + lint.stderr
-    assert lint.returncode == 0 and not out.strip(), out
+    assert_promtool_clean(service.metrics().text)
 
 
 def test_docs_document_every_exported_metric(service):

@@ -70,6 +70,12 @@ class FakeTransport final : public core::Transport {
 
 inline core::IpAddress ip(const char* text) { return *core::parseIpAddress(text); }
 
+// A sink for engine tests that only look at waiting.
+struct NullSink final : core::ReplySink {
+  void onReply(const core::EchoReply&) override {}
+  void onError(core::Family, const core::IcmpErrorReport&) override {}
+};
+
 inline std::vector<core::InterfaceInfo> interfacesWith(std::vector<core::IpAddress> addresses) {
   return {core::InterfaceInfo{"eth0", 2, true, std::move(addresses), 0, ""}};
 }

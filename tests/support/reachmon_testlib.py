@@ -92,6 +92,14 @@ class Metrics:
         return any(n == name and want <= set(ls) for (n, ls) in self.samples)
 
 
+def assert_promtool_clean(exposition):
+    """Prometheus' own linter accepts the exposition text without a word."""
+    lint = subprocess.run(["promtool", "check", "metrics"], input=exposition,
+                          capture_output=True, text=True)
+    out = lint.stdout + lint.stderr
+    assert lint.returncode == 0 and not out.strip(), out
+
+
 def scrape(port):
     """GET /metrics of a reachmon on this host's loopback (e.g. the Windows one under Wine)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
