@@ -34,6 +34,7 @@ class FakeMonitor final : public core::Monitor {
   std::shared_ptr<const core::Snapshot> snapshot() const override { return snapshots_.get(); }
   const core::MonitorStats& stats() const override { return stats_; }
   std::string engineName() const override { return "fake"; }
+  std::string rttTimestamps() const override { return "user_space"; }
 
   std::size_t appliedCount() {
     std::lock_guard lock(mutex_);
@@ -195,7 +196,7 @@ TEST_CASE("App: saving the config file reloads it", "[app]") {
   CHECK(r.monitor->appliedCount() == 2);
 }
 
-TEST_CASE("App: a new listen address waits for a restart; the rest of the edit applies", "[app]") {
+TEST_CASE("App: a new listen address waits for a restart, the rest of the edit applies", "[app]") {
   RunningApp r("listen", configText(kT1));
   REQUIRE(r.start() > 0);
   write(r.file, configText(kT2, "127.0.0.1:1"));

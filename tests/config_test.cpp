@@ -76,6 +76,17 @@ TEST_CASE("Config: unspecified values take the documented defaults", "[config]")
   CHECK(r.config->min_send_gap == 50us);
 }
 
+TEST_CASE("Config: a timeout may exceed the interval, up to one minute", "[config]") {
+  const auto r = config::parseConfig(
+      R"({"defaults":{"interval":"200ms","timeout":"1s"},"sources":[{"name":"a","address":"::1"}],
+          "targets":[{"name":"t","host":"::1"},{"name":"u","host":"::1","interval":"10ms","timeout":"1m"}]})");
+  REQUIRE(r.ok());
+  CHECK(r.config->targets[0].probe.interval == 200ms);
+  CHECK(r.config->targets[0].probe.timeout == 1s);
+  CHECK(r.config->targets[1].probe.interval == 10ms);
+  CHECK(r.config->targets[1].probe.timeout == 1min);
+}
+
 TEST_CASE("Duration: units and rejects", "[config]") {
   CHECK(config::parseDuration("250ms") == 250ms);
   CHECK(config::parseDuration("1s") == 1s);

@@ -15,7 +15,8 @@ namespace {
 std::string render(const core::Snapshot& snap, const core::MonitorStats& ms,
                    const core::ReloadStatus& rs) {
   auto shared = std::make_shared<core::Snapshot>(snap);
-  core::MetricsCollector c([shared] { return shared; }, ms, rs, {"1.2.3", "linux", "icmp-dgram"});
+  core::MetricsCollector c([shared] { return shared; }, ms, rs,
+                           {"1.2.3", "linux", "icmp-dgram", "kernel"});
   return prometheus::TextSerializer().Serialize(c.Collect());
 }
 
@@ -36,8 +37,10 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   spec->labels = {{"site", "par"}};
   spec->target_address = ip("198.51.100.1");
   auto stats = std::make_shared<core::PathStats>();
+  stats->scheduled = 10;
   stats->sent = 10;
   stats->replied = 8;
+  stats->corrupted = 2;
   stats->timed_out = 1;
   stats->late = 1;
   stats->addError(core::ErrorReason::kDestUnreachable);
@@ -56,6 +59,8 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   const std::string l = R"({source="isp-a",target="gw",site="par"})";
   CHECK(hasLine(text, "# TYPE reachmon_probes_sent_total counter"));
   CHECK(hasLine(text, "reachmon_probes_sent_total" + l + " 10"));
+  CHECK(hasLine(text, "reachmon_probes_scheduled_total" + l + " 10"));
+  CHECK(hasLine(text, "reachmon_corrupted_replies_total" + l + " 2"));
   CHECK(hasLine(text, "reachmon_probes_replied_total" + l + " 8"));
   CHECK(hasLine(text, "reachmon_probes_timed_out_total" + l + " 1"));
   CHECK(hasLine(text, "reachmon_late_replies_total" + l + " 1"));
@@ -77,13 +82,17 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   CHECK(hasLine(text, "reachmon_last_rtt_seconds" + l + " 0.003"));
   CHECK(hasLine(text, "reachmon_path_up" + l + " 1"));
   CHECK(hasLine(text, "reachmon_reply_ttl" + l + " 60"));
-  CHECK(hasLine(text, R"(reachmon_source_up{source="isp-a",address="192.0.2.1"} 1)"));
-  CHECK(hasLine(text, R"(reachmon_source_up{source="isp-b",address=""} 0)"));
+  // source_up keeps one series per source, whatever its address; source_info tells the address.
+  CHECK(hasLine(text, R"(reachmon_source_up{source="isp-a"} 1)"));
+  CHECK(hasLine(text, R"(reachmon_source_up{source="isp-b"} 0)"));
+  CHECK(hasLine(text, R"(reachmon_source_info{source="isp-a",address="192.0.2.1"} 1)"));
+  CHECK(hasLine(text, R"(reachmon_source_info{source="isp-b",address=""} 1)"));
   CHECK(hasLine(text, R"(reachmon_target_info{target="gw",address="198.51.100.1"} 1)"));
   CHECK(hasLine(text, "reachmon_config_last_reload_successful 1"));
   CHECK(hasLine(text, "reachmon_config_last_reload_success_timestamp_seconds 1700000000"));
-  CHECK(hasLine(text,
-                R"(reachmon_build_info{version="1.2.3",platform="linux",engine="icmp-dgram"} 1)"));
+  CHECK(hasLine(
+      text,
+      R"(reachmon_build_info{version="1.2.3",platform="linux",engine="icmp-dgram",rtt_timestamps="kernel"} 1)"));
   CHECK(hasLine(text, "reachmon_send_delay_seconds_count 0"));
 }
 

@@ -166,33 +166,97 @@ TEST_CASE("Probe: a repeated reply is a duplicate", "[probe]") {
   CHECK(v(rig.stats(0).duplicate) == 1);
 }
 
-TEST_CASE("Validation: forged and stray replies are never counted", "[validation]") {
+TEST_CASE("Validation: stray replies are never counted", "[validation]") {
   Rig rig;
   rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}},
                  Duration{0});
   rig.core.runDue();
   auto good = rig.transport.replyTo(0, 5ms);
-  std::vector<std::uint8_t> bad_nonce = rig.transport.sent[0].payload;
-  bad_nonce[5] ^= 0xff;
-  std::vector<std::uint8_t> bad_magic = rig.transport.sent[0].payload;
-  bad_magic[0] = 'X';
-  std::vector<std::uint8_t> short_payload(rig.transport.sent[0].payload.begin(),
-                                          rig.transport.sent[0].payload.begin() + 8);
-  std::vector<core::EchoReply> forged(6, good);
-  forged[0].payload = bad_nonce;
-  forged[1].payload = bad_magic;
-  forged[2].payload = short_payload;
-  forged[3].from = ip("198.51.100.99");  // right probe, wrong responder
-  forged[4].to = ip("192.0.2.2");        // arrived at another of our addresses
-  forged[5].sequence = static_cast<std::uint16_t>(good.sequence + 1);
-  for (const auto& f : forged) rig.core.onReply(f);
+  std::vector<core::EchoReply> stray(3, good);
+  stray[0].from = ip("198.51.100.99");  // right probe, wrong responder
+  stray[1].to = ip("192.0.2.2");        // arrived at another of our addresses
+  stray[2].sequence = static_cast<std::uint16_t>(good.sequence + 1);
+  for (const auto& f : stray) rig.core.onReply(f);
   const auto& s = rig.stats(0);
   CHECK(v(s.replied) == 0);
   CHECK(v(s.duplicate) == 0);
   CHECK(v(s.late) == 0);
-  CHECK(rig.monitor_stats.invalid_replies.load() == 6);
+  CHECK(v(s.corrupted) == 0);
+  CHECK(rig.monitor_stats.invalid_replies.load() == 3);
   rig.core.onReply(good);
   CHECK(v(s.replied) == 1);
+}
+
+TEST_CASE("Validation: a reply whose data differs in any byte or in length is corrupted",
+          "[validation]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1")}},
+                 Duration{0});
+  rig.core.runDue();
+  const std::vector<std::uint8_t> sent = rig.transport.sent[0].payload;
+  REQUIRE(sent.size() == 56);
+  std::vector<std::vector<std::uint8_t>> bad;
+  for (std::size_t i : {std::size_t{0}, std::size_t{5}, std::size_t{11}, std::size_t{12},
+                        std::size_t{30}, sent.size() - 1}) {
+    bad.push_back(sent);
+    bad.back()[i] ^= 0x01;  // one bit of magic, nonce, first/middle/last filler byte
+  }
+  bad.emplace_back(sent.begin(), sent.end() - 1);  // one byte short
+  bad.push_back(sent);
+  bad.back().push_back(sent.back());                 // one byte long
+  bad.emplace_back(sent.begin(), sent.begin() + 8);  // not even a nonce
+  const auto& s = rig.stats(0);
+  for (const auto& data : bad) {
+    auto r = rig.transport.replyTo(0, 3ms);
+    r.payload = data;
+    rig.core.onReply(r);
+  }
+  CHECK(v(s.corrupted) == bad.size());
+  CHECK(v(s.replied) == 0);
+  CHECK(v(s.duplicate) == 0);
+  CHECK(s.rtt.count() == 0);
+  CHECK(rig.monitor_stats.invalid_replies.load() == 0);
+  // The probe is still pending: the real reply, later, answers it with its own RTT.
+  rig.core.onReply(rig.transport.replyTo(0, 9ms));
+  CHECK(v(s.replied) == 1);
+  CHECK(s.last_rtt_ns.load() == 9'000'000);
+  CHECK(v(s.duplicate) == 0);
+  // A corrupted copy after the answer is still only corrupted.
+  auto again = rig.transport.replyTo(0, 10ms);
+  again.payload = bad.front();
+  rig.core.onReply(again);
+  CHECK(v(s.corrupted) == bad.size() + 1);
+  CHECK(v(s.duplicate) == 0);
+  rig.clock.advance(600ms);
+  rig.core.runDue();
+  CHECK(v(s.timed_out) == 0);
+  CHECK(v(s.scheduled) == 1);
+}
+
+TEST_CASE("Validation: a probe answered only by corrupted replies ends as corrupted_reply",
+          "[validation]") {
+  Rig rig;
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}},
+      Duration{0});
+  rig.core.runDue();
+  auto r = rig.transport.replyTo(0, 3ms);
+  std::vector<std::uint8_t> data = rig.transport.sent[0].payload;
+  data.back() ^= 0xff;
+  r.payload = data;
+  rig.core.onReply(r);
+  rig.clock.advance(300ms);
+  rig.core.runDue();
+  const auto& s = rig.stats(0);
+  CHECK(v(s.corrupted) == 1);
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kCorruptedReply)]) == 1);
+  CHECK(v(s.timed_out) == 0);
+  CHECK(v(s.replied) == 0);
+  CHECK(v(s.scheduled) == 1);
+  CHECK(s.state.load() == core::PathState::kError);
+  rig.core.onReply(rig.transport.replyTo(0, 350ms));  // the real one, after the deadline
+  CHECK(v(s.late) == 1);
+  CHECK(v(s.replied) == 0);
 }
 
 TEST_CASE("Validation: every probe carries a fresh nonce", "[validation]") {
@@ -370,4 +434,126 @@ TEST_CASE("Reload: a survivor with a new interval keeps its counters and takes t
   CHECK(at[1] - at[0] == 1s);
   CHECK(at[2] - at[1] == 1s);
   CHECK(stats->sent.load() == 6);
+}
+
+namespace {
+
+// Replies to every request `rtt` after it left, while the loop runs in 1 ms steps. `answered`
+// counts the requests answered so far, across calls.
+void runAnswering(Rig& rig, Duration total, Duration rtt, std::size_t& answered) {
+  for (Duration t{0}; t < total; t += 1ms) {
+    rig.core.runDue();
+    while (answered < rig.transport.sent.size() &&
+           rig.transport.sent[answered].at + rtt <= rig.clock.now()) {
+      rig.core.onReply(rig.transport.replyTo(answered, rtt));
+      ++answered;
+    }
+    rig.clock.advance(1ms);
+  }
+}
+
+std::uint64_t outcomes(const core::PathStats& s) {
+  std::uint64_t n = v(s.replied) + v(s.timed_out);
+  for (const auto& e : s.errors) n += e.load();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("In flight: a 500 ms path probed every 200 ms with a 1 s timeout loses nothing",
+          "[inflight]") {
+  for (const char* src : {"192.0.2.1", "2001:db8::1"}) {
+    const bool v6 = std::string(src).find(':') != std::string::npos;
+    INFO(src);
+    Rig rig;
+    rig.core.apply({{Rig::source("a", src)},
+                    {Rig::path("a", "sat", v6 ? "2001:db8::99" : "198.51.100.1", 200ms, 1s)}},
+                   Duration{0});
+    std::size_t answered = 0;
+    runAnswering(rig, 10s, 500ms, answered);
+    const auto& s = rig.stats(0);
+    // Sent at 0, 200, ..., 9800 ms; the replies to the last two are still on their way.
+    CHECK(v(s.sent) == 50);
+    CHECK(v(s.replied) == 48);
+    CHECK(v(s.timed_out) == 0);
+    CHECK(v(s.late) == 0);
+    CHECK(s.rtt.sumSeconds() == Approx(0.5 * 48));
+    CHECK(rig.core.inFlight(v6 ? core::Family::kIpv6 : core::Family::kIpv4) == 2);
+    CHECK(v(s.scheduled) == outcomes(s));
+    CHECK(v(s.scheduled) + 2 == v(s.sent));
+  }
+}
+
+TEST_CASE("In flight: each probe keeps its own deadline, and late replies stay late",
+          "[inflight]") {
+  Rig rig;
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 100ms, 450ms)}},
+      Duration{0});
+  rig.runFor(1s);
+  REQUIRE(rig.transport.sent.size() == 10);
+  const auto& s = rig.stats(0);
+  // Sent at 0..900 ms: those of 0..500 ms have reached their 450 ms deadline by 999 ms.
+  CHECK(v(s.timed_out) == 6);
+  CHECK(rig.core.inFlight(core::Family::kIpv4) == 4);
+  rig.core.onReply(rig.transport.replyTo(0, 990ms));  // long after its deadline
+  rig.core.onReply(rig.transport.replyTo(9, 20ms));   // in time, though 9 were sent since
+  rig.core.onReply(rig.transport.replyTo(9, 21ms));
+  CHECK(v(s.late) == 1);
+  CHECK(v(s.replied) == 1);
+  CHECK(v(s.duplicate) == 1);
+  CHECK(s.last_rtt_ns.load() == 20'000'000);
+}
+
+TEST_CASE("In flight: a pending probe's sequence number is never reused", "[inflight]") {
+  Rig rig;
+  core::PathSet set{{Rig::source("a", "192.0.2.1")}, {}};
+  // 12 paths x 6,000 probes in flight (10 ms interval, 60 s timeout) need more than 65,536.
+  for (int i = 0; i < 12; ++i)
+    set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1", 10ms, 60s));
+  rig.core.apply(set, Duration{0});
+  rig.runFor(60s, 10ms);
+  CHECK(rig.core.inFlight(core::Family::kIpv4) == core::ProbeCore::kSequences);
+  REQUIRE(rig.transport.sent.size() == core::ProbeCore::kSequences);
+  std::vector<bool> seen(core::ProbeCore::kSequences);
+  for (const auto& p : rig.transport.sent) {
+    CHECK_FALSE(seen[p.sequence]);
+    seen[p.sequence] = true;
+  }
+  std::uint64_t failed = 0, scheduled = 0;
+  for (std::size_t i = 0; i < 12; ++i) {
+    failed += v(rig.stats(i).errors[static_cast<int>(core::ErrorReason::kSendFailed)]);
+    scheduled += v(rig.stats(i).scheduled);
+  }
+  CHECK(failed > 0);
+  CHECK(scheduled == failed);  // nothing else has an outcome yet
+  // The first probes time out at 60 s: their numbers serve again, and only theirs.
+  const auto first = rig.transport.sent.front().sequence;
+  rig.runFor(20ms, 10ms);
+  REQUIRE(rig.transport.sent.size() > core::ProbeCore::kSequences);
+  CHECK(rig.transport.sent[core::ProbeCore::kSequences].sequence == first);
+}
+
+TEST_CASE("Outcomes: every scheduled probe has exactly one, even without a source address",
+          "[outcomes]") {
+  Rig rig;
+  rig.core.apply({{Rig::source("a", "192.0.2.1"), Rig::source("b", "192.0.2.2")},
+                  {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms),
+                   Rig::path("b", "t", "198.51.100.1", 100ms, 50ms)}},
+                 Duration{0});
+  std::size_t answered = 0;
+  runAnswering(rig, 1s, 5ms, answered);
+  rig.core.setInterfaces(interfacesWith({ip("192.0.2.1")}));  // b loses its address
+  const auto& a = rig.stats(0);
+  const auto& b = rig.stats(1);
+  const auto b_replied = v(b.replied);
+  const auto b_scheduled = v(b.scheduled);
+  const auto b_sent = v(b.sent);
+  runAnswering(rig, 1s, 5ms, answered);
+  CHECK(v(b.sent) == b_sent);
+  CHECK(v(b.scheduled) - b_scheduled == 10);
+  CHECK(v(b.replied) == b_replied);  // loss over that second: 1 - 0 / 10 = 1
+  CHECK(v(b.errors[static_cast<int>(core::ErrorReason::kSourceUnavailable)]) == 10);
+  CHECK(v(a.replied) == 20);
+  for (const auto* s : {&a, &b}) CHECK(v(s->scheduled) == outcomes(*s));
 }

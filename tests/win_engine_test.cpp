@@ -202,7 +202,7 @@ TEST_CASE("WinEngine: replies, timeouts, call failures and every status are coun
   api.scripts["v4:198.51.100.1"] = {Mode::kReply, IP_SUCCESS, 0, 2500us};
   api.scripts["v4:198.51.100.2"] = {Mode::kStatus, IP_REQ_TIMED_OUT, 0, 60ms};
   api.scripts["v4:198.51.100.3"] = {Mode::kFailCall, 0, ERROR_NOT_ENOUGH_MEMORY, 0ms};
-  api.scripts["v4:198.51.100.4"] = {Mode::kForgedReply, IP_SUCCESS, 0, 3ms};
+  api.scripts["v4:198.51.100.4"] = {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, 6};  // nonce
   api.scripts["v6:2001:db8::99"] = {Mode::kReply, IP_SUCCESS, 0, 3ms};
   core::PathSet set{{source("a", "192.0.2.1"), source("c", "2001:db8::1")},
                     {path("a", "ok", "198.51.100.1"), path("a", "silent", "198.51.100.2"),
@@ -234,10 +234,14 @@ TEST_CASE("WinEngine: replies, timeouts, call failures and every status are coun
   const auto& refused = rig.stats("refused");
   CHECK(refused.sent.load() == 0);
   CHECK(error(refused, core::ErrorReason::kSendFailed) == 6);
+  // Windows completes a request with the first reply: a corrupted one ends the probe, which
+  // then counts corrupted_reply at its deadline, not a timeout.
   const auto& forged = rig.stats("forged");
   CHECK(forged.replied.load() == 0);
-  CHECK(forged.timed_out.load() == 6);
-  CHECK(rig.loop->stats().invalid_replies.load() == 6);
+  CHECK(forged.corrupted.load() == 6);
+  CHECK(error(forged, core::ErrorReason::kCorruptedReply) == 6);
+  CHECK(forged.timed_out.load() == 0);
+  CHECK(rig.loop->stats().invalid_replies.load() == 0);
   const std::vector<core::ErrorReason> expected = {
       core::ErrorReason::kDestUnreachable, core::ErrorReason::kDestUnreachable,
       core::ErrorReason::kDestUnreachable, core::ErrorReason::kTtlExpired,
@@ -251,6 +255,55 @@ TEST_CASE("WinEngine: replies, timeouts, call failures and every status are coun
   }
   CHECK(api.wrong_thread_completions == 0);
   CHECK(api.poisoned_at_completion == 0);
+}
+
+TEST_CASE("WinEngine: replies count only if their data equals the request's, byte for byte",
+          "[win]") {
+  Rig rig;
+  auto& api = *rig.api;
+  struct Case {
+    const char* target;
+    FakeIcmpApi::Script script;
+  };
+  // 56 data bytes: 0..3 magic, 4..11 nonce, then filler.
+  const std::vector<Case> cases = {
+      {"198.51.100.1", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, 0}},       // first byte
+      {"198.51.100.2", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, 30}},      // middle
+      {"198.51.100.3", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, 55}},      // last
+      {"198.51.100.4", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, -1, -1}},  // one byte short
+      {"198.51.100.5", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, -1, 1}},   // one byte long
+      {"198.51.100.6", {Mode::kBadDataPointer, IP_SUCCESS, 0, 3ms}},
+      {"2001:db8::10", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, 55}},
+      {"2001:db8::11", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, -1, -1}},  // by Information
+      {"2001:db8::12", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, -1, 1}},
+  };
+  core::PathSet set{{source("a", "192.0.2.1"), source("c", "2001:db8::1")},
+                    {path("a", "good", "198.51.100.9"), path("c", "good6", "2001:db8::19")}};
+  for (const auto& c : cases) {
+    const bool v6 = std::string(c.target).find(':') != std::string::npos;
+    api.scripts[std::string(v6 ? "v6:" : "v4:") + c.target] = c.script;
+    set.paths.push_back(path(v6 ? "c" : "a", c.target, c.target));
+  }
+  rig.loop->apply(set, core::Duration{0});
+  rig.runFor(600ms);
+  rig.loop->finish();
+  for (const char* good : {"good", "good6"}) {
+    const auto& s = rig.stats(good, good[4] == '6' ? "c" : "a");
+    INFO(good);
+    CHECK(s.replied.load() == 6);
+    CHECK(s.corrupted.load() == 0);
+  }
+  for (const auto& c : cases) {
+    const auto& s = rig.stats(c.target, std::string(c.target).find(':') ? "c" : "a");
+    INFO(c.target);
+    CHECK(s.sent.load() == 6);
+    CHECK(s.replied.load() == 0);
+    CHECK(s.rtt.count() == 0);
+    CHECK(s.corrupted.load() == 6);
+    CHECK(error(s, core::ErrorReason::kCorruptedReply) == 6);
+    CHECK(s.scheduled.load() == 6);
+  }
+  CHECK(rig.loop->stats().invalid_replies.load() == 0);
 }
 
 TEST_CASE("WinEngine: finishing waits for every request in flight before anything is freed",

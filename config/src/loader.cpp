@@ -217,12 +217,6 @@ class Validator {
       readBool(*v, path + ".dont_fragment", p.dont_fragment);
   }
 
-  void checkTimeout(const core::ProbeOptions& p, const std::string& path) {
-    if (p.timeout > p.interval)
-      error(path + ".timeout", "timeout " + formatDuration(p.timeout) + " exceeds interval " +
-                                   formatDuration(p.interval) + "; it must not be longer");
-  }
-
   void readDefaults(const json& v, Config& cfg) {
     const std::string path = "$.defaults";
     if (!expectType(v, path, v.is_object(), "an object")) return;
@@ -232,7 +226,6 @@ class Validator {
     readProbeOptions(v, path, cfg.defaults);
     if (auto* r = find(v, "resolve_interval"))
       readDuration(*r, path + ".resolve_interval", kResolveInterval, cfg.resolve_interval);
-    checkTimeout(cfg.defaults, path);
   }
 
   const json* readList(const json& root, const char* key) {
@@ -332,7 +325,6 @@ class Validator {
       if (auto* f = find(t, "family")) readFamily(*f, path + ".family", family);
       readHost(t, path, family, tgt);
       readProbeOptions(t, path, tgt.probe);
-      if (find(t, "interval") || find(t, "timeout")) checkTimeout(tgt.probe, path);
       readLabels(t, path, tgt);
       readTargetSources(t, path, cfg, tgt);
       cfg.targets.push_back(std::move(tgt));

@@ -40,6 +40,10 @@ class Engine {
   // "icmp-dgram" or "icmp-raw" on Linux, "iphlpapi" on Windows (reachmon_build_info). Any
   // thread: it never changes.
   virtual std::string name() const = 0;
+  // Where RTTs come from: "kernel" (the kernel's receive timestamp of each reply against the
+  // time taken just before sending) or "user_space" (the monotonic clock when the probe thread
+  // handles the completion). Any thread.
+  virtual std::string rttTimestamps() const = 0;
 };
 
 }  // namespace reachmon::core

@@ -68,16 +68,20 @@ MetricsCollector::MetricsCollector(SnapshotFn snapshot, const MonitorStats& moni
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   const auto snap = snapshot_();
-  auto sent =
-      family("reachmon_probes_sent_total", "Echo requests sent on the path.", MetricType::Counter);
+  auto scheduled = family("reachmon_probes_scheduled_total",
+                          "Probes that came due on the path and have their outcome: replied, "
+                          "timed out or failed with a reason. Loss = 1 - replied / scheduled.",
+                          MetricType::Counter);
+  auto sent = family("reachmon_probes_sent_total", "Echo requests handed to the OS on the path.",
+                     MetricType::Counter);
   auto replied = family("reachmon_probes_replied_total",
                         "Valid echo replies received within the timeout.", MetricType::Counter);
   auto timed_out =
       family("reachmon_probes_timed_out_total",
              "Echo requests with no valid reply within the timeout.", MetricType::Counter);
   auto errors = family("reachmon_probe_errors_total",
-                       "Probes that failed, by reason (ICMP errors, send failures, no source "
-                       "address, unresolved target).",
+                       "Probes that failed, by reason (ICMP errors, only corrupted replies, send "
+                       "failures, no source address, unresolved target).",
                        MetricType::Counter);
   auto rtt =
       family("reachmon_rtt_seconds", "Round-trip time of valid replies.", MetricType::Histogram);
@@ -93,9 +97,13 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   auto dup =
       family("reachmon_duplicate_replies_total",
              "Valid replies to a probe that had already been answered.", MetricType::Counter);
+  auto corrupted = family("reachmon_corrupted_replies_total",
+                          "Echo replies matching a probe whose data differs from what was sent; "
+                          "never counted as replies.",
+                          MetricType::Counter);
 
-  // Read outcomes before `sent`: the probe thread counts a send before its outcome, so a scrape
-  // never shows more replies than requests.
+  // Read outcomes before `sent` and `scheduled`: the probe thread counts those first, so a
+  // scrape never shows more outcomes than probes.
   for (const auto& p : snap->paths) {
     std::vector<ClientMetric::Label> labels = {{"source", p.spec->source},
                                                {"target", p.spec->target}};
@@ -108,6 +116,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     addCounter(replied, labels, replied_v);
     addCounter(timed_out, labels, timed_out_v);
     addCounter(sent, labels, load(s.sent));
+    addCounter(scheduled, labels, load(s.scheduled));
     for (std::size_t i = 0; i < kErrorReasonCount; ++i) {
       auto l = labels;
       l.push_back({"reason", std::string(reasonName(static_cast<ErrorReason>(i)))});
@@ -120,14 +129,20 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     if (const int t = s.reply_ttl.load(std::memory_order_relaxed); t >= 0) addGauge(ttl, labels, t);
     addCounter(late, labels, load(s.late));
     addCounter(dup, labels, load(s.duplicate));
+    addCounter(corrupted, labels, load(s.corrupted));
   }
 
   auto source_up =
       family("reachmon_source_up", "1 while the source has a usable address.", MetricType::Gauge);
-  for (const auto& s : snap->sources)
-    addGauge(source_up,
-             {{"source", s.name}, {"address", s.address ? formatIpAddress(*s.address) : ""}},
-             s.address ? 1 : 0);
+  auto source_info = family("reachmon_source_info",
+                            "The address each source currently sends from (empty while it has "
+                            "none).",
+                            MetricType::Gauge);
+  for (const auto& s : snap->sources) {
+    addGauge(source_up, {{"source", s.name}}, s.address ? 1 : 0);
+    addGauge(source_info,
+             {{"source", s.name}, {"address", s.address ? formatIpAddress(*s.address) : ""}}, 1);
+  }
 
   auto target_info = family("reachmon_target_info",
                             "The address each target currently resolves to.", MetricType::Gauge);
@@ -147,15 +162,20 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   auto reload_ts = family("reachmon_config_last_reload_success_timestamp_seconds",
                           "Unix time of the latest successful config load.", MetricType::Gauge);
   addGauge(reload_ts, {}, reload_.last_success_unix_seconds.load());
-  auto build = family("reachmon_build_info", "Version, platform and probe engine of reachmon.",
+  auto build = family("reachmon_build_info",
+                      "Version, platform, probe engine and RTT timestamp source of reachmon.",
                       MetricType::Gauge);
   addGauge(build,
-           {{"version", build_.version}, {"platform", build_.platform}, {"engine", build_.engine}},
+           {{"version", build_.version},
+            {"platform", build_.platform},
+            {"engine", build_.engine},
+            {"rtt_timestamps", build_.rtt_timestamps}},
            1);
 
   std::vector<MetricFamily> out;
-  for (auto* f : {&sent, &replied, &timed_out, &errors, &rtt, &last_rtt, &up, &ttl, &late, &dup,
-                  &source_up, &target_info, &delay, &reload_ok, &reload_ts, &build})
+  for (auto* f :
+       {&scheduled, &sent, &replied, &timed_out, &errors, &rtt, &last_rtt, &up, &ttl, &late, &dup,
+        &corrupted, &source_up, &source_info, &target_info, &delay, &reload_ok, &reload_ts, &build})
     out.push_back(std::move(*f));
   return out;
 }

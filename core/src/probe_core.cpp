@@ -84,7 +84,6 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     slot.stats = std::make_shared<PathStats>();
     slot.source = src_index;
     slot.active = true;
-    slot.history = {};
     fresh.push_back(index);
   }
   // First sends of new paths are spread evenly over their interval: no burst at start or reload.
@@ -174,105 +173,161 @@ void ProbeCore::runDue() {
   }
 }
 
+std::size_t ProbeCore::inFlight(Family family) const {
+  return families_[familyIndex(family)].pending;
+}
+
+void ProbeCore::endProbe(FamilyProbes& family, Probe& probe, ProbeState state) {
+  if (probe.state == ProbeState::kPending) --family.pending;
+  probe.state = state;
+}
+
 void ProbeCore::finishTimeouts(TimePoint now) {
   while (!timeouts_.empty() && timeouts_.front().when <= now) {
     const TimeoutEntry e = timeouts_.front();
     popHeap(timeouts_);
-    Slot& slot = slots_[e.slot];
-    if (!slot.active || slot.generation != e.generation) continue;
-    for (Probe& p : slot.history) {
-      if (p.state == ProbeState::kPending && p.sequence == e.sequence) {
-        p.state = ProbeState::kTimedOut;
-        PathStats::add(slot.stats->timed_out);
-        setState(*slot.stats, PathState::kTimedOut);
-      }
+    FamilyProbes& family = families_[e.family];
+    Probe& probe = family.probes[e.sequence];
+    if (probe.serial != e.serial || probe.state != ProbeState::kPending) continue;
+    Slot& slot = slots_[probe.slot];
+    if (!slot.active || slot.generation != probe.generation) {  // its path has gone
+      endProbe(family, probe, ProbeState::kTimedOut);
+      continue;
+    }
+    PathStats& stats = *slot.stats;
+    PathStats::add(stats.scheduled);
+    if (probe.corrupted) {  // only corrupted replies came: they say more than "timed out"
+      endProbe(family, probe, ProbeState::kError);
+      stats.addError(ErrorReason::kCorruptedReply);
+      stats.last_error.store(ErrorReason::kCorruptedReply, std::memory_order_relaxed);
+      setState(stats, PathState::kError);
+    } else {
+      endProbe(family, probe, ProbeState::kTimedOut);
+      PathStats::add(stats.timed_out);
+      setState(stats, PathState::kTimedOut);
     }
   }
 }
 
+void ProbeCore::failProbe(Slot& slot, ErrorReason reason, int os_error) {
+  PathStats& stats = *slot.stats;
+  PathStats::add(stats.scheduled);
+  stats.addError(reason);
+  setState(stats, PathState::kError);
+  if (stats.last_error.exchange(reason) != reason) {
+    spdlog::warn("path {} -> {}: {}{}", slot.spec->source, slot.spec->target, reasonName(reason),
+                 os_error ? " (" + osErrorText(os_error) + ")" : "");
+  }
+}
+
+std::optional<std::uint16_t> ProbeCore::takeSequence(FamilyProbes& family) {
+  if (family.probes.empty()) family.probes.resize(kSequences);
+  if (family.pending >= kSequences) return std::nullopt;
+  while (family.probes[family.next].state == ProbeState::kPending) ++family.next;
+  return family.next++;
+}
+
 void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoint now) {
   Slot& slot = slots_[slot_index];
-  PathStats& stats = *slot.stats;
   const PathSpec& spec = *slot.spec;
   const Source& source = sources_[slot.source];
-  auto fail = [&](ErrorReason reason, int os_error) {
-    stats.addError(reason);
-    setState(stats, PathState::kError);
-    if (stats.last_error.exchange(reason) != reason) {
-      spdlog::warn("path {} -> {}: {}{}", spec.source, spec.target, reasonName(reason),
-                   os_error ? " (" + osErrorText(os_error) + ")" : "");
-    }
-  };
-  if (!source.address) return fail(ErrorReason::kSourceUnavailable, 0);
-  if (!spec.target_address) return fail(ErrorReason::kResolveFailed, 0);
+  if (!source.address) return failProbe(slot, ErrorReason::kSourceUnavailable, 0);
+  if (!spec.target_address) return failProbe(slot, ErrorReason::kResolveFailed, 0);
   monitor_stats_.send_delay.observe(std::max(Duration{0}, now - scheduled));
 
-  FamilySequences& family = sequences_[familyIndex(source.address->family)];
-  const std::uint16_t seq = family.next++;
+  const std::size_t family_index = familyIndex(source.address->family);
+  FamilyProbes& family = families_[family_index];
+  const std::optional<std::uint16_t> seq = takeSequence(family);
+  if (!seq) {
+    spdlog::warn(
+        "path {} -> {}: all {} {} echo sequence numbers are in flight; shorten "
+        "timeouts or lengthen intervals",
+        spec.source, spec.target, kSequences, familyName(source.address->family));
+    return failProbe(slot, ErrorReason::kSendFailed, 0);
+  }
   const std::uint64_t nonce = rng_();
   std::memcpy(payload_.data() + sizeof kPayloadMagic, &nonce, sizeof nonce);
-  const EchoRequest request{*source.address, *spec.target_address, seq,
+  const EchoRequest request{*source.address, *spec.target_address, *seq,
                             std::span(payload_.data(), spec.options.payload_size), spec.options};
   const TimePoint sent = clock_.now();
   const SendResult result = transport_.send(request);
   last_send_ = sent;
   if (result.status == SendStatus::kSourceUnavailable)
-    return fail(ErrorReason::kSourceUnavailable, result.os_error);
-  if (result.status == SendStatus::kFailed) return fail(ErrorReason::kSendFailed, result.os_error);
+    return failProbe(slot, ErrorReason::kSourceUnavailable, result.os_error);
+  if (result.status == SendStatus::kFailed)
+    return failProbe(slot, ErrorReason::kSendFailed, result.os_error);
+  PathStats& stats = *slot.stats;
   stats.last_error.store(ErrorReason::kCount, std::memory_order_relaxed);
 
-  Probe& probe = slot.history[slot.history_pos];
-  slot.history_pos = static_cast<std::uint8_t>((slot.history_pos + 1) % kHistory);
-  if (probe.state == ProbeState::kPending) {  // only if timeouts fell far behind
-    PathStats::add(stats.timed_out);
-  }
-  probe = Probe{seq, ProbeState::kPending, nonce, sent, result.realtime_ns};
+  const std::uint32_t serial = ++family.serial;
+  family.probes[*seq] = Probe{slot_index,
+                              slot.generation,
+                              serial,
+                              ProbeState::kPending,
+                              false,
+                              spec.options.payload_size,
+                              nonce,
+                              sent,
+                              result.realtime_ns};
+  ++family.pending;
   PathStats::add(stats.sent);
-  family.owners[seq] = {slot_index, slot.generation};
-  pushHeap(timeouts_, TimeoutEntry{sent + spec.options.timeout, slot_index, slot.generation, seq});
+  pushHeap(timeouts_, TimeoutEntry{sent + spec.options.timeout, serial, *seq,
+                                   static_cast<std::uint8_t>(family_index)});
 }
 
-ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence,
-                                       std::uint32_t& slot_out) {
-  const SequenceOwner owner = sequences_[familyIndex(family)].owners[sequence];
-  if (owner.slot >= slots_.size()) return nullptr;
-  Slot& slot = slots_[owner.slot];
-  if (!slot.active || slot.generation != owner.generation) return nullptr;
-  for (Probe& p : slot.history) {
-    if (p.state != ProbeState::kFree && p.sequence == sequence) {
-      slot_out = owner.slot;
-      return &p;
-    }
-  }
-  return nullptr;
+ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence, Slot*& slot_out) {
+  FamilyProbes& f = families_[familyIndex(family)];
+  if (f.probes.empty()) return nullptr;
+  Probe& probe = f.probes[sequence];
+  if (probe.state == ProbeState::kFree || probe.slot >= slots_.size()) return nullptr;
+  Slot& slot = slots_[probe.slot];
+  if (!slot.active || slot.generation != probe.generation) return nullptr;
+  slot_out = &slot;
+  return &probe;
 }
 
-bool ProbeCore::answers(const EchoReply& reply, const Slot& slot, const Probe& probe) const {
-  if (reply.payload.size() < kPayloadHeader) return false;
-  if (std::memcmp(reply.payload.data(), kPayloadMagic, sizeof kPayloadMagic) != 0) return false;
-  std::uint64_t nonce = 0;
-  std::memcpy(&nonce, reply.payload.data() + sizeof kPayloadMagic, sizeof nonce);
-  if (nonce != probe.nonce) return false;
+bool ProbeCore::fromPathPeers(const EchoReply& reply, const Slot& slot) const {
   if (!slot.spec->target_address || !sameHost(reply.from, *slot.spec->target_address)) return false;
   // Replies that reached another of our addresses answer somebody else's probe.
   const std::optional<IpAddress>& source = sources_[slot.source].address;
   return !reply.to || !source || sameHost(*reply.to, *source);
 }
 
+bool ProbeCore::echoesProbe(const EchoReply& reply, const Probe& probe) const {
+  // Every byte, as iputils ping checks: magic, this probe's nonce, then the fixed filler.
+  const auto& data = reply.payload;
+  if (data.size() != probe.payload_size || data.size() < kPayloadHeader) return false;
+  if (std::memcmp(data.data(), kPayloadMagic, sizeof kPayloadMagic) != 0) return false;
+  if (std::memcmp(data.data() + sizeof kPayloadMagic, &probe.nonce, sizeof probe.nonce) != 0)
+    return false;
+  return std::memcmp(data.data() + kPayloadHeader, payload_.data() + kPayloadHeader,
+                     data.size() - kPayloadHeader) == 0;
+}
+
 void ProbeCore::onReply(const EchoReply& reply) {
-  std::uint32_t index = 0;
-  Probe* probe = findProbe(reply.from.family, reply.sequence, index);
-  if (!probe || !answers(reply, slots_[index], *probe)) {
+  Slot* slot = nullptr;
+  Probe* probe = findProbe(reply.from.family, reply.sequence, slot);
+  if (!probe || !fromPathPeers(reply, *slot)) {
     monitor_stats_.invalid_replies.fetch_add(1, std::memory_order_relaxed);
-    spdlog::debug("ignored a stray or forged echo reply from {} (sequence {})",
-                  formatIpAddress(reply.from), reply.sequence);
+    spdlog::debug("ignored a stray echo reply from {} (sequence {})", formatIpAddress(reply.from),
+                  reply.sequence);
     return;
   }
-  countReply(reply, slots_[index], *probe);
+  if (!echoesProbe(reply, *probe)) {
+    // Never a reply, a duplicate or an RTT sample; the probe waits on for the real reply.
+    PathStats::add(slot->stats->corrupted);
+    if (probe->state == ProbeState::kPending) probe->corrupted = true;
+    spdlog::debug("path {} -> {}: corrupted echo reply (sequence {}, {} of {} bytes)",
+                  slot->spec->source, slot->spec->target, reply.sequence, reply.payload.size(),
+                  probe->payload_size);
+    return;
+  }
+  countReply(reply, *slot, *probe);
 }
 
 void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
   PathStats& stats = *slot.stats;
+  FamilyProbes& family = families_[familyIndex(reply.from.family)];
   switch (probe.state) {
     case ProbeState::kPending: {
       Duration rtt = reply.received - probe.sent;
@@ -281,14 +336,15 @@ void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
         // The wall clock can step; trust it only when it agrees roughly with the monotonic one.
         if (kernel >= Duration{0} && kernel <= rtt + Duration{1'000'000}) rtt = kernel;
       }
+      PathStats::add(stats.scheduled);
       if (rtt > slot.spec->options.timeout) {  // read after its deadline: the loop was stalled
-        probe.state = ProbeState::kTimedOut;
+        endProbe(family, probe, ProbeState::kTimedOut);
         PathStats::add(stats.timed_out);
         PathStats::add(stats.late);
         setState(stats, PathState::kTimedOut);
         return;
       }
-      probe.state = ProbeState::kReplied;
+      endProbe(family, probe, ProbeState::kReplied);
       stats.rtt.observe(rtt);
       stats.last_rtt_ns.store(rtt.count(), std::memory_order_relaxed);
       stats.reply_ttl.store(reply.ttl, std::memory_order_relaxed);
@@ -309,16 +365,17 @@ void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
 }
 
 void ProbeCore::onError(Family family, const IcmpErrorReport& report) {
-  std::uint32_t index = 0;
-  Probe* probe = findProbe(family, report.sequence, index);
+  Slot* slot = nullptr;
+  Probe* probe = findProbe(family, report.sequence, slot);
   if (!probe || probe->state != ProbeState::kPending) return;
-  Slot& slot = slots_[index];
-  if (!slot.spec->target_address || !sameHost(report.original_target, *slot.spec->target_address))
+  if (!slot->spec->target_address || !sameHost(report.original_target, *slot->spec->target_address))
     return;
-  probe->state = ProbeState::kError;
-  slot.stats->addError(report.reason);
-  slot.stats->last_error.store(report.reason, std::memory_order_relaxed);
-  setState(*slot.stats, PathState::kError);
+  PathStats& stats = *slot->stats;
+  endProbe(families_[familyIndex(family)], *probe, ProbeState::kError);
+  PathStats::add(stats.scheduled);
+  stats.addError(report.reason);
+  stats.last_error.store(report.reason, std::memory_order_relaxed);
+  setState(stats, PathState::kError);
 }
 
 void ProbeCore::publish() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,8 +23,9 @@ namespace reachmon::core {
 
 class ProbeCore final : public ReplySink {
  public:
-  // How many recent probes per path are remembered to recognise late and duplicate replies.
-  static constexpr std::size_t kHistory = 8;
+  // Echo sequence numbers per address family: the ICMP socket of each family (Windows: its
+  // ICMP handle) and so its echo identifier are shared by every path of that family.
+  static constexpr std::size_t kSequences = 65536;
 
   // Sends through `transport`, counts into `monitor_stats` and the paths' own stats, and
   // publishes the path list into `snapshots`; all must outlive the core.
@@ -40,33 +42,47 @@ class ProbeCore final : public ReplySink {
   TimePoint nextWake() const;
   // Times out expired probes, then sends what is due (respecting the minimum send gap).
   void runDue();
+  // Probes of `family` waiting for their outcome (for tests and diagnostics).
+  std::size_t inFlight(Family family) const;
 
   // ReplySink: validates and counts what the engine received.
   void onReply(const EchoReply& reply) override;
   void onError(Family family, const IcmpErrorReport& report) override;
 
  private:
+  static constexpr std::uint32_t kNoSlot = UINT32_MAX;
   enum class ProbeState : std::uint8_t { kFree, kPending, kReplied, kTimedOut, kError };
+  // A probe in flight, or a finished one until its sequence number is used again: the
+  // sequence numbers of a family are handed out in turn, skipping those in flight, so late and
+  // duplicate replies are recognised for as long as possible. A pending probe's number is never
+  // reused, however long its timeout.
   struct Probe {
-    std::uint16_t sequence = 0;
+    std::uint32_t slot = kNoSlot;
+    std::uint32_t generation = 0;  // the slot's generation when sent
+    std::uint32_t serial = 0;      // tells this probe from earlier users of the number
     ProbeState state = ProbeState::kFree;
+    bool corrupted = false;          // a reply with other data than sent came for it
+    std::uint16_t payload_size = 0;  // as sent
     std::uint64_t nonce = 0;
     TimePoint sent{};
     std::int64_t sent_realtime_ns = 0;
+  };
+  struct FamilyProbes {
+    std::vector<Probe> probes;  // kSequences entries from the family's first send on
+    std::uint16_t next = 0;
+    std::uint32_t serial = 0;
+    std::size_t pending = 0;
   };
   struct Slot {
     std::shared_ptr<const PathSpec> spec;
     std::shared_ptr<PathStats> stats;
     std::uint32_t source = 0;  // index into sources_
-    // Bumped when the slot is freed: the timeouts and sequence numbers of the path that held
-    // it become stale.
+    // Bumped when the slot is freed: the probes of the path that held it become stale.
     std::uint32_t generation = 0;
     // Bumped when the path is rescheduled (or freed): its older send entries become stale.
     std::uint32_t schedule_version = 0;
     bool active = false;
     TimePoint next_send{};
-    std::array<Probe, kHistory> history{};
-    std::uint8_t history_pos = 0;
   };
   struct Source {
     SourceSpec spec;
@@ -80,27 +96,22 @@ class ProbeCore final : public ReplySink {
   };
   struct TimeoutEntry {
     TimePoint when;
-    std::uint32_t slot;
-    std::uint32_t generation;
+    std::uint32_t serial;
     std::uint16_t sequence;
+    std::uint8_t family;  // index into families_
     bool operator>(const TimeoutEntry& o) const { return when > o.when; }
-  };
-  struct SequenceOwner {
-    std::uint32_t slot = UINT32_MAX;
-    std::uint32_t generation = 0;
-  };
-  // Echo sequence numbers are allocated per address family: the kernel's ICMP socket of each
-  // family (and Windows' ICMP handle) is shared by every path of that family.
-  struct FamilySequences {
-    std::vector<SequenceOwner> owners = std::vector<SequenceOwner>(65536);
-    std::uint16_t next = 0;
   };
 
   void sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoint now);
+  void failProbe(Slot& slot, ErrorReason reason, int os_error);
   void finishTimeouts(TimePoint now);
-  Probe* findProbe(Family family, std::uint16_t sequence, std::uint32_t& slot_out);
-  bool answers(const EchoReply& reply, const Slot& slot, const Probe& probe) const;
+  std::optional<std::uint16_t> takeSequence(FamilyProbes& family);
+  // The live probe with this number and the slot it belongs to, or nullptr.
+  Probe* findProbe(Family family, std::uint16_t sequence, Slot*& slot_out);
+  bool fromPathPeers(const EchoReply& reply, const Slot& slot) const;
+  bool echoesProbe(const EchoReply& reply, const Probe& probe) const;
   void countReply(const EchoReply& reply, Slot& slot, Probe& probe);
+  void endProbe(FamilyProbes& family, Probe& probe, ProbeState state);
   std::uint32_t allocateSlot();
   void freeSlot(std::uint32_t index);
   void schedule(std::uint32_t slot, TimePoint when);
@@ -120,8 +131,8 @@ class ProbeCore final : public ReplySink {
   std::vector<InterfaceInfo> interfaces_;
   std::vector<SendEntry> sends_;        // min-heap by time
   std::vector<TimeoutEntry> timeouts_;  // min-heap by deadline
-  std::array<FamilySequences, 2> sequences_;
-  std::vector<std::uint8_t> payload_;
+  std::array<FamilyProbes, 2> families_;
+  std::vector<std::uint8_t> payload_;  // magic, the latest nonce, then the fixed filler
 };
 
 }  // namespace reachmon::core

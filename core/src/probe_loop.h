@@ -39,6 +39,7 @@ class ProbeLoop final : public Monitor {
   std::shared_ptr<const Snapshot> snapshot() const override { return snapshots_.get(); }
   const MonitorStats& stats() const override { return stats_; }
   std::string engineName() const override { return engine_->name(); }
+  std::string rttTimestamps() const override { return engine_->rttTimestamps(); }
 
   // One turn of the probe thread, waiting at most `max_wait`. The thread started by start()
   // calls it in a loop; tests call it on their own thread instead, without start(), to drive

@@ -20,6 +20,8 @@ std::string_view reasonName(ErrorReason r) {
       return "packet_too_big";
     case ErrorReason::kParameterProblem:
       return "parameter_problem";
+    case ErrorReason::kCorruptedReply:
+      return "corrupted_reply";
     case ErrorReason::kSendFailed:
       return "send_failed";
     case ErrorReason::kSourceUnavailable:

@@ -45,7 +45,8 @@ void App::run(Control& control) {
 
   collector_ = std::make_shared<core::MetricsCollector>(
       [this] { return monitor_->snapshot(); }, monitor_->stats(), reload_status_,
-      core::BuildInfo{kVersion, options_.platform, monitor_->engineName()});
+      core::BuildInfo{kVersion, options_.platform, monitor_->engineName(),
+                      monitor_->rttTimestamps()});
   HttpHandlers handlers;
   handlers.metrics = [this] {
     return prometheus::TextSerializer().Serialize(collector_->Collect());

@@ -34,9 +34,10 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
     return fail("--count must be a whole number from 1 to 100000");
   const auto interval = config::parseDuration(opts.at("--interval"));
   const auto timeout = config::parseDuration(opts.at("--timeout"));
-  if (!interval || *interval < config::kInterval.min) return fail("invalid --interval");
-  if (!timeout || *timeout < config::kTimeout.min || *timeout > *interval)
-    return fail("invalid --timeout (it must not exceed --interval)");
+  if (!interval || *interval < config::kInterval.min || *interval > config::kInterval.max)
+    return fail("invalid --interval (10ms to 1h)");
+  if (!timeout || *timeout < config::kTimeout.min || *timeout > config::kTimeout.max)
+    return fail("invalid --timeout (10ms to 1m, independent of --interval)");
 
   core::SourceSpec src;
   src.name = "cli";

@@ -5,6 +5,7 @@
 // releases held requests; no thread of its own, no sleeping.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -21,12 +22,17 @@ namespace reachmon::test {
 
 class FakeIcmpApi final : public core::win::IcmpApi {
  public:
-  enum class Mode { kReply, kStatus, kFailCall, kHold, kForgedReply };
+  // kCorruptReply: a successful reply whose data differs from the request's (corrupt_at, a
+  // byte offset, and/or size_delta); kBadDataPointer: an IPv4 reply whose Data/DataSize reach
+  // past the end of the reply buffer.
+  enum class Mode { kReply, kStatus, kFailCall, kHold, kCorruptReply, kBadDataPointer };
   struct Script {
     Mode mode = Mode::kReply;
     ULONG status = IP_SUCCESS;  // kStatus
     DWORD error = 0;            // kFailCall
     core::Duration delay{2'000'000};
+    int corrupt_at = -1;  // kCorruptReply: flip bits of this data byte (-1: none)
+    int size_delta = 0;   // kCorruptReply: echo this many bytes more (or fewer)
   };
   struct Call {
     bool v6 = false;
@@ -198,8 +204,8 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     if (GetCurrentThreadId() != p.thread_id) ++api.wrong_thread_completions;
     if (std::memcmp(p.data, p.sent_data.data(), p.sent_data.size()) != 0)
       ++api.poisoned_at_completion;  // the engine reused or poisoned the buffer too early
-    fill(p);
     IO_STATUS_BLOCK iosb{};
+    iosb.Information = fill(p);
     ++api.completions;
     p.apc(p.context, &iosb, 0);
     CloseHandle(p.thread);
@@ -207,12 +213,20 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     --api.outstanding_;
   }
 
-  static void fill(Pending& p) {
-    const bool ok = p.script.mode == Mode::kReply || p.script.mode == Mode::kForgedReply ||
-                    p.script.mode == Mode::kHold;
-    const ULONG status = ok ? IP_SUCCESS : p.script.status;
+  // Writes the reply as Windows does, and returns the I/O status block's Information: the
+  // bytes written into the reply buffer.
+  static ULONG_PTR fill(Pending& p) {
+    const Mode mode = p.script.mode;
+    const ULONG status = mode == Mode::kStatus ? p.script.status : IP_SUCCESS;
     std::vector<std::uint8_t> echoed = p.sent_data;
-    if (p.script.mode == Mode::kForgedReply && echoed.size() > 8) echoed[6] ^= 0xff;  // nonce
+    if (mode == Mode::kCorruptReply) {
+      const auto at = static_cast<std::size_t>(p.script.corrupt_at);
+      if (p.script.corrupt_at >= 0 && at < echoed.size()) echoed[at] ^= 0x5a;
+      const auto size = static_cast<int>(echoed.size()) + p.script.size_delta;
+      echoed.resize(static_cast<std::size_t>(std::max(size, 0)), 0xab);
+    }
+    const std::size_t header = p.v6 ? sizeof(core::win::Icmpv6EchoReply) : sizeof(ICMP_ECHO_REPLY);
+    if (header + echoed.size() > p.reply_size) echoed.resize(p.reply_size - header);
     // Windows reports whole milliseconds.
     const auto rtt_ms = static_cast<ULONG>(p.script.delay.count() / 1'000'000);
     if (!p.v6) {
@@ -222,8 +236,9 @@ class FakeIcmpApi final : public core::win::IcmpApi {
       r->Status = status;
       r->RoundTripTime = rtt_ms;
       r->DataSize = static_cast<USHORT>(echoed.size());
-      r->Data = p.reply + sizeof(ICMP_ECHO_REPLY);
+      r->Data = p.reply + header;
       std::memcpy(r->Data, echoed.data(), echoed.size());
+      if (mode == Mode::kBadDataPointer) r->Data = p.reply + p.reply_size - 4;
       r->Options.Ttl = 57;
     } else {
       auto* r = reinterpret_cast<core::win::Icmpv6EchoReply*>(p.reply);
@@ -231,8 +246,9 @@ class FakeIcmpApi final : public core::win::IcmpApi {
       std::memcpy(r->Address.sin6_addr, &p.target6.sin6_addr, 16);
       r->Status = status;
       r->RoundTripTime = rtt_ms;
-      std::memcpy(p.reply + sizeof *r, echoed.data(), echoed.size());
+      std::memcpy(p.reply + header, echoed.data(), echoed.size());
     }
+    return header + echoed.size();
   }
 
   const core::Clock& clock_;

@@ -117,6 +117,7 @@ class FakeEngine final : public core::Engine {
   }
   void finish(core::ReplySink&) override { ++finishes; }
   std::string name() const override { return "fake"; }
+  std::string rttTimestamps() const override { return "user_space"; }
 
   FakeTransport& fakeTransport() { return transport_; }
   void setInterfaces(std::vector<core::InterfaceInfo> list) {

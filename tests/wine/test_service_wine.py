@@ -92,7 +92,8 @@ def test_metrics_from_linux_show_replied_probes_on_the_iphlpapi_engine(started):
     _, port = started
     m = wait_metrics("replies in /metrics", lambda: scrape(port), lambda m: m.get(
         "reachmon_probes_replied_total", target="self") >= 3, timeout=15)
-    assert m.has("reachmon_build_info", platform="windows", engine="iphlpapi"), \
+    assert m.has("reachmon_build_info", platform="windows", engine="iphlpapi",
+                 rtt_timestamps="user_space"), \
         [line for line in m.text.splitlines() if line.startswith("reachmon_build_info")]
 
 

@@ -22,8 +22,9 @@ struct ReloadStatus {
 
 struct BuildInfo {
   std::string version;
-  std::string platform;  // "linux" / "windows"
-  std::string engine;    // Monitor::engineName()
+  std::string platform;        // "linux" / "windows"
+  std::string engine;          // Monitor::engineName()
+  std::string rtt_timestamps;  // Monitor::rttTimestamps()
 };
 
 class MetricsCollector final : public prometheus::Collectable {

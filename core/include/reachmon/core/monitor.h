@@ -30,6 +30,8 @@ class Monitor {
   virtual const MonitorStats& stats() const = 0;
   // "icmp-dgram" or "icmp-raw" on Linux, "iphlpapi" on Windows.
   virtual std::string engineName() const = 0;
+  // "kernel" or "user_space": see Engine::rttTimestamps().
+  virtual std::string rttTimestamps() const = 0;
 };
 
 }  // namespace reachmon::core

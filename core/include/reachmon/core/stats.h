@@ -17,6 +17,7 @@ enum class ErrorReason : std::uint8_t {
   kTtlExpired,
   kPacketTooBig,
   kParameterProblem,
+  kCorruptedReply,  // only replies with data other than sent came, none valid in time
   kSendFailed,
   kSourceUnavailable,
   kResolveFailed,
@@ -55,11 +56,16 @@ struct PathStats {
   PathStats() : rtt(kRttBuckets) {}
   static void add(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_release); }
 
-  std::atomic<std::uint64_t> sent{0};
+  // Every scheduled probe ends exactly once, when its outcome is known: replied, timed_out or
+  // one error reason. `scheduled` is counted first, then the outcome, so a reader that loads the
+  // outcomes before `scheduled` never sees more outcomes than probes.
+  std::atomic<std::uint64_t> scheduled{0};
+  std::atomic<std::uint64_t> sent{0};  // handed to the OS
   std::atomic<std::uint64_t> replied{0};
   std::atomic<std::uint64_t> timed_out{0};
   std::atomic<std::uint64_t> late{0};
   std::atomic<std::uint64_t> duplicate{0};
+  std::atomic<std::uint64_t> corrupted{0};  // replies matching a probe, with other data
   std::array<std::atomic<std::uint64_t>, kErrorReasonCount> errors{};
   std::atomic<std::int64_t> last_rtt_ns{-1};  // -1: no reply yet
   std::atomic<int> reply_ttl{-1};             // -1: unknown

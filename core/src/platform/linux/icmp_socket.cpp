@@ -74,9 +74,11 @@ int openFd(Family family, SocketKind kind) {
 }
 
 // Asks for what replies need (timestamps, destination address, TTL, errors) and, on raw
-// sockets, filters out every ICMP type but echo replies and errors.
-void configure(int fd, Family family, SocketKind kind) {
-  setOption(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "kernel receive timestamps (SO_TIMESTAMPNS)");
+// sockets, filters out every ICMP type but echo replies and errors. True when replies carry
+// kernel receive timestamps.
+bool configure(int fd, Family family, SocketKind kind) {
+  const bool timestamps =
+      setOption(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "kernel receive timestamps (SO_TIMESTAMPNS)");
   setOption(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20, "a 4 MiB receive buffer (SO_RCVBUF)");
   if (family == Family::kIpv4) {
     setOption(fd, IPPROTO_IP, IP_PKTINFO, 1, "reply destinations (IP_PKTINFO)");
@@ -90,7 +92,7 @@ void configure(int fd, Family family, SocketKind kind) {
       if (::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter) != 0)
         spdlog::warn("raw ICMP socket: no ICMP_FILTER: {}", osErrorText(errno));
     }
-    return;
+    return timestamps;
   }
   setOption(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "reply destinations (IPV6_RECVPKTINFO)");
   setOption(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "reply hop limits (IPV6_RECVHOPLIMIT)");
@@ -105,6 +107,7 @@ void configure(int fd, Family family, SocketKind kind) {
     if (::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) != 0)
       spdlog::warn("raw ICMPv6 socket: no ICMP6_FILTER: {}", osErrorText(errno));
   }
+  return timestamps;
 }
 
 // recvmsg() arguments for one datagram: its address, data and control buffers.
@@ -173,9 +176,9 @@ std::optional<IcmpSocket> IcmpSocket::open(Family family, bool allow_raw, std::s
     error = openError(family, dgram_errno, raw_errno, allow_raw);
     return std::nullopt;
   }
-  configure(fd, family, kind);
+  const bool timestamps = configure(fd, family, kind);
   const auto ident = static_cast<std::uint16_t>(std::random_device{}());
-  return IcmpSocket(UniqueFd(fd), family, kind, ident);
+  return IcmpSocket(UniqueFd(fd), family, kind, ident, timestamps);
 }
 
 std::optional<IcmpSocket> IcmpSocket::openBound(const IpAddress& source, int& os_error) {
@@ -190,12 +193,18 @@ std::optional<IcmpSocket> IcmpSocket::openBound(const IpAddress& source, int& os
     os_error = errno;
     return std::nullopt;
   }
-  configure(fd.get(), source.family, Kind::kDatagram);
-  return IcmpSocket(std::move(fd), source.family, Kind::kDatagram, 0);
+  const bool timestamps = configure(fd.get(), source.family, Kind::kDatagram);
+  return IcmpSocket(std::move(fd), source.family, Kind::kDatagram, 0, timestamps);
 }
 
-IcmpSocket::IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident)
-    : fd_(std::move(fd)), family_(family), kind_(kind), ident_(ident), buffer_(65536 + 128) {}
+IcmpSocket::IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident,
+                       bool kernel_timestamps)
+    : fd_(std::move(fd)),
+      family_(family),
+      kind_(kind),
+      ident_(ident),
+      kernel_timestamps_(kernel_timestamps),
+      buffer_(65536 + 128) {}
 
 bool IcmpSocket::setDontFragment(bool df) {
   // IPv4 has no per-packet form of DF: the socket's path-MTU mode decides it.

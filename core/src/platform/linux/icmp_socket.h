@@ -31,6 +31,7 @@ class IcmpSocket {
   int fd() const { return fd_.get(); }
   Kind kind() const { return kind_; }
   Family family() const { return family_; }
+  bool kernelTimestamps() const { return kernel_timestamps_; }
 
   SendResult send(const EchoRequest& request);
   // Reads everything queued (replies, then the error queue) and hands it to `sink`; `now` is
@@ -38,7 +39,7 @@ class IcmpSocket {
   void drain(ReplySink& sink, TimePoint now);
 
  private:
-  IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident);
+  IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident, bool kernel_timestamps);
   void readPackets(ReplySink& sink, TimePoint now);
   void readErrorQueue(ReplySink& sink);
   bool setDontFragment(bool df);
@@ -46,8 +47,9 @@ class IcmpSocket {
   UniqueFd fd_;
   Family family_;
   Kind kind_;
-  std::uint16_t ident_;    // raw sockets: our echo identifier; ping sockets: chosen by the kernel
-  int current_pmtu_ = -1;  // IPv4 IP_MTU_DISCOVER mode of the socket (set per send on change)
+  std::uint16_t ident_;     // raw sockets: our echo identifier; ping sockets: chosen by the kernel
+  bool kernel_timestamps_;  // SO_TIMESTAMPNS is on
+  int current_pmtu_ = -1;   // IPv4 IP_MTU_DISCOVER mode of the socket (set per send on change)
   std::vector<std::uint8_t> buffer_;
 };
 

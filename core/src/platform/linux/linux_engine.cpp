@@ -40,6 +40,10 @@ std::string LinuxEngine::name() const {
   return transport_->kind() == IcmpSocket::Kind::kDatagram ? "icmp-dgram" : "icmp-raw";
 }
 
+std::string LinuxEngine::rttTimestamps() const {
+  return transport_->kernelTimestamps() ? "kernel" : "user_space";
+}
+
 std::vector<InterfaceInfo> LinuxEngine::interfaces() { return listInterfaces(); }
 
 void LinuxEngine::wake() {

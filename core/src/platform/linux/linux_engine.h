@@ -25,6 +25,7 @@ class LinuxEngine final : public Engine {
   void wake() override;
   void finish(ReplySink&) override {}  // nothing outlives a socket's close
   std::string name() const override;
+  std::string rttTimestamps() const override;
 
  private:
   bool armTimer(Duration timeout);

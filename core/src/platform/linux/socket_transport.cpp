@@ -32,6 +32,10 @@ SocketTransport::SocketTransport(bool allow_raw, int epoll_fd) : epoll_fd_(epoll
 
 IcmpSocket::Kind SocketTransport::kind() const { return v4_ ? v4_->kind() : v6_->kind(); }
 
+bool SocketTransport::kernelTimestamps() const {
+  return (!v4_ || v4_->kernelTimestamps()) && (!v6_ || v6_->kernelTimestamps());
+}
+
 SendResult SocketTransport::send(const EchoRequest& r) {
   auto& s = r.target.family == Family::kIpv4 ? v4_ : v6_;
   if (!s) return {SendStatus::kFailed, EAFNOSUPPORT, 0};

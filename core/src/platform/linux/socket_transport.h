@@ -26,6 +26,8 @@ class SocketTransport final : public Transport {
   IcmpSocket* find(int fd);
   // The kind of socket the engine probes with (the IPv4 one when there is one).
   IcmpSocket::Kind kind() const;
+  // True when every socket opened at start stamps replies with the kernel's receive time.
+  bool kernelTimestamps() const;
 
  private:
   SendResult sendBound(const EchoRequest& request);

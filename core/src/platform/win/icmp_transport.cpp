@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 
 #include "reachmon/core/os_text.h"
@@ -151,16 +154,51 @@ SendResult IcmpTransport::send(const EchoRequest& req) {
   return {SendStatus::kFailed, static_cast<int>(code), 0};
 }
 
-void NTAPI IcmpTransport::onComplete(PVOID context, PIO_STATUS_BLOCK, ULONG) {
+void NTAPI IcmpTransport::onComplete(PVOID context, PIO_STATUS_BLOCK io, ULONG) {
   auto* r = static_cast<Request*>(context);
   if (r->magic != Request::kAlive) {  // a second completion for one request: never touch it
     spdlog::critical("ICMP completion for a request that was already released");
     return;
   }
-  r->owner->complete(*r);
+  r->owner->complete(*r, io);
 }
 
-void IcmpTransport::complete(Request& r) {
+namespace {
+
+// The echoed data of an IPv4 reply: Data and DataSize as IcmpParseReplies left them, trusted
+// only inside the reply buffer, after the reply structure. Empty (so never a valid echo) if not.
+std::span<const std::uint8_t> ipv4Data(const ICMP_ECHO_REPLY& e,
+                                       std::span<const std::uint8_t> buffer) {
+  // Compared as integers: Data may point anywhere.
+  const auto data = reinterpret_cast<std::uintptr_t>(e.Data);
+  const auto first = reinterpret_cast<std::uintptr_t>(buffer.data()) + sizeof(ICMP_ECHO_REPLY);
+  const auto end = reinterpret_cast<std::uintptr_t>(buffer.data() + buffer.size());
+  if (data == 0 || e.DataSize == 0) return {};
+  if (data < first || data > end || end - data < e.DataSize) {
+    spdlog::warn("ICMP reply data outside the reply buffer ({} bytes at {:#x}); not trusted",
+                 e.DataSize, data);
+    return {};
+  }
+  return buffer.subspan(data - reinterpret_cast<std::uintptr_t>(buffer.data()), e.DataSize);
+}
+
+// The echoed data of an IPv6 reply, which follows ICMPV6_ECHO_REPLY. The structure has no
+// length: the documented one is the I/O status block's Information ("the number of bytes
+// actually received in the reply"), taken as the bytes written into the buffer. Without it,
+// the sent size, as .NET's Ping does.
+std::span<const std::uint8_t> ipv6Data(const IO_STATUS_BLOCK* io,
+                                       std::span<const std::uint8_t> buffer,
+                                       std::size_t sent_size) {
+  constexpr std::size_t header = sizeof(Icmpv6EchoReply);
+  const std::size_t room = buffer.size() - header;
+  std::size_t size = sent_size;
+  if (io && io->Information >= header) size = std::min<std::size_t>(io->Information - header, room);
+  return buffer.subspan(header, std::min(size, room));
+}
+
+}  // namespace
+
+void IcmpTransport::complete(Request& r, const IO_STATUS_BLOCK* io) {
   const TimePoint now = clock_.now();
   if (in_flight_ > 0) --in_flight_;
   if (!sink_) {
@@ -181,8 +219,7 @@ void IcmpTransport::complete(Request& r) {
       os_rtt_ms = e->RoundTripTime;
       reply.from.family = Family::kIpv4;
       std::memcpy(reply.from.bytes.data(), &e->Address, 4);
-      reply.payload =
-          std::span(static_cast<const std::uint8_t*>(e->Data), e->Data ? e->DataSize : 0);
+      reply.payload = ipv4Data(*e, r.reply);
       reply.ttl = e->Options.Ttl;
     } else {
       const auto* e = reinterpret_cast<const Icmpv6EchoReply*>(r.reply.data());
@@ -190,7 +227,7 @@ void IcmpTransport::complete(Request& r) {
       os_rtt_ms = e->RoundTripTime;
       reply.from.family = Family::kIpv6;
       std::memcpy(reply.from.bytes.data(), e->Address.sin6_addr, 16);
-      reply.payload = std::span(r.reply.data() + sizeof(Icmpv6EchoReply), r.data.size());
+      reply.payload = ipv6Data(io, r.reply, r.data.size());
     }
     if (count > 0 && status == IP_SUCCESS) {
       // RTT comes from QueryPerformanceCounter (the monotonic clock); the OS value has whole

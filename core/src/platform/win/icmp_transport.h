@@ -39,7 +39,7 @@ class IcmpTransport final : public Transport {
  private:
   struct Request;
   static void NTAPI onComplete(PVOID context, PIO_STATUS_BLOCK status, ULONG reserved);
-  void complete(Request& request);
+  void complete(Request& request, const IO_STATUS_BLOCK* io);
   Request* acquire();
   void release(Request* request);
 

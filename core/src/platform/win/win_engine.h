@@ -49,6 +49,9 @@ class WinEngine final : public Engine {
   void wake() override { SetEvent(wake_event_.get()); }
   void finish(ReplySink& sink) override;
   std::string name() const override { return "iphlpapi"; }
+  // QueryPerformanceCounter at the send and when the completion APC runs; the OS's own RTT has
+  // whole milliseconds only.
+  std::string rttTimestamps() const override { return "user_space"; }
 
  private:
   // Runs on a system thread: only flags the change and wakes the probe thread.
