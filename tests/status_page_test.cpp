@@ -20,9 +20,11 @@ TEST_CASE("StatusPage: sources and paths with their state, RTT and loss", "[stat
   up->host = "198.51.100.1";
   up->target_address = core::parseIpAddress("198.51.100.1");
   auto up_stats = std::make_shared<core::PathStats>();
+  up_stats->scheduled = 5;
   up_stats->sent = 4;
   up_stats->replied = 3;
   up_stats->timed_out = 1;
+  up_stats->addError(core::ErrorReason::kSourceUnavailable);
   up_stats->last_rtt_ns = 2'500'000;
   up_stats->state = core::PathState::kUp;
   auto hostile = std::make_shared<core::PathSpec>();
@@ -39,8 +41,9 @@ TEST_CASE("StatusPage: sources and paths with their state, RTT and loss", "[stat
   CHECK(html.find("<h1>reachmon 1.2.3</h1>") != std::string::npos);
   CHECK(html.find("<td>isp-a</td><td>ipv4</td><td>192.0.2.1</td>") != std::string::npos);
   CHECK(html.find("<td>isp-b</td><td>ipv4</td><td>none (unavailable)</td>") != std::string::npos);
-  CHECK(html.find("<td>gw</td><td>198.51.100.1</td><td>up</td><td>2.500 ms</td><td>25.0 %</td>") !=
-        std::string::npos);
+  // Loss counts every outcome but a reply, the probes that could not be sent included.
+  CHECK(html.find("<td>gw</td><td>198.51.100.1</td><td>up</td><td>2.500 ms</td><td>40.0 %</td>"
+                  "<td>5</td><td>4</td><td>3</td><td>1</td><td>1</td>") != std::string::npos);
   CHECK(html.find("<script>") == std::string::npos);
   CHECK(html.find("&lt;script&gt;x&lt;/script&gt;") != std::string::npos);
   CHECK(html.find("evil&quot;host (unresolved)") != std::string::npos);

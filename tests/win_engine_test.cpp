@@ -277,12 +277,14 @@ TEST_CASE("WinEngine: replies count only if their data equals the request's, byt
       {"2001:db8::11", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, -1, -1}},  // by Information
       {"2001:db8::12", {Mode::kCorruptReply, IP_SUCCESS, 0, 3ms, -1, 1}},
   };
+  // A 5 ms timeout: the last probes (sent at 591 ms) have their outcome within the 600 ms run.
   core::PathSet set{{source("a", "192.0.2.1"), source("c", "2001:db8::1")},
-                    {path("a", "good", "198.51.100.9"), path("c", "good6", "2001:db8::19")}};
+                    {path("a", "good", "198.51.100.9", 100ms, 5ms),
+                     path("c", "good6", "2001:db8::19", 100ms, 5ms)}};
   for (const auto& c : cases) {
     const bool v6 = std::string(c.target).find(':') != std::string::npos;
     api.scripts[std::string(v6 ? "v6:" : "v4:") + c.target] = c.script;
-    set.paths.push_back(path(v6 ? "c" : "a", c.target, c.target));
+    set.paths.push_back(path(v6 ? "c" : "a", c.target, c.target, 100ms, 5ms));
   }
   rig.loop->apply(set, core::Duration{0});
   rig.runFor(600ms);
@@ -294,7 +296,8 @@ TEST_CASE("WinEngine: replies count only if their data equals the request's, byt
     CHECK(s.corrupted.load() == 0);
   }
   for (const auto& c : cases) {
-    const auto& s = rig.stats(c.target, std::string(c.target).find(':') ? "c" : "a");
+    const auto& s =
+        rig.stats(c.target, std::string(c.target).find(':') != std::string::npos ? "c" : "a");
     INFO(c.target);
     CHECK(s.sent.load() == 6);
     CHECK(s.replied.load() == 0);

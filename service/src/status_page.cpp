@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 namespace reachmon::service {
 
 std::string htmlEscape(const std::string& s) {
@@ -65,29 +67,32 @@ std::string renderStatusPage(const core::Snapshot& snap, const std::string& vers
   }
   html +=
       "</table><h2>Paths</h2><table><tr><th>source</th><th>target</th><th>address</th>"
-      "<th>state</th><th>last RTT</th><th>loss since start</th><th>sent</th><th>replied</th>"
-      "<th>timed out</th></tr>";
+      "<th>state</th><th>last RTT</th><th>loss since start</th><th>probes</th><th>sent</th>"
+      "<th>replied</th><th>timed out</th><th>errors</th></tr>";
   for (const auto& p : snap.paths) {
     const auto& st = *p.stats;
+    // Outcomes before `scheduled` and `sent`, which the probe thread counts first.
     const auto replied = st.replied.load();
     const auto timed_out = st.timed_out.load();
+    std::uint64_t errors = 0;
+    for (const auto& e : st.errors) errors += e.load();
+    const auto scheduled = st.scheduled.load();
     const auto sent = st.sent.load();
     const auto state = st.state.load();
     const auto rtt_ns = st.last_rtt_ns.load();
-    const auto finished = replied + timed_out;
     html += fmt::format(
         "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td><td>{}</td></tr>",
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         state == core::PathState::kUp ? "up" : "down", htmlEscape(p.spec->source),
         htmlEscape(p.spec->target),
         p.spec->target_address ? core::formatIpAddress(*p.spec->target_address)
                                : htmlEscape(p.spec->host) + " (unresolved)",
         stateName(state, st.last_error.load()),
         rtt_ns < 0 ? std::string("-") : fmt::format("{:.3f} ms", static_cast<double>(rtt_ns) / 1e6),
-        finished == 0 ? std::string("-")
-                      : fmt::format("{:.1f} %", 100.0 * static_cast<double>(timed_out) /
-                                                    static_cast<double>(finished)),
-        sent, replied, timed_out);
+        scheduled == 0 ? std::string("-")
+                       : fmt::format("{:.1f} %", 100.0 * static_cast<double>(scheduled - replied) /
+                                                     static_cast<double>(scheduled)),
+        scheduled, sent, replied, timed_out, errors);
   }
   html += "</table></body></html>\n";
   return html;

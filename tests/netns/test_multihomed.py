@@ -185,14 +185,17 @@ def frozen(monitor, truth, config_path):
     reload(monitor, config_path, config(t_interval="1h"))
 
     def counters(m):
+        # A dropped request whose forged, corrupted reply came ends as corrupted_reply.
         return [m.get(f"reachmon_probes_{c}_total", source=p[0], target=p[2])
-                for p in PATHS for c in ("sent", "replied", "timed_out")]
+                if c != "corrupted_reply" else
+                m.get("reachmon_probe_errors_total", source=p[0], target=p[2], reason=c)
+                for p in PATHS for c in ("sent", "replied", "timed_out", "corrupted_reply")]
     last = []
 
     def settled():
         m = monitor.metrics()
         now = counters(m)
-        done = all(now[i] == now[i + 1] + now[i + 2] for i in range(0, len(now), 3))
+        done = all(now[i] == now[i + 1] + now[i + 2] + now[i + 3] for i in range(0, len(now), 4))
         stable = now == last
         last[:] = now
         return m if done and stable else None
@@ -210,11 +213,14 @@ def test_counters_equal_the_responders_ground_truth(frozen, src, addr, tgt, tgt_
         return m.get(name, source=src, target=tgt)
     sent, replied = get("reachmon_probes_sent_total"), get("reachmon_probes_replied_total")
     timed_out = get("reachmon_probes_timed_out_total")
+    corrupted_only = m.get("reachmon_probe_errors_total", source=src, target=tgt,
+                           reason="corrupted_reply")
     assert sent == g["requests"], \
         f"the responder saw {g['requests']} requests, reachmon sent {sent:.0f}"
     assert sent - replied == g["dropped"], \
         f"sent - replied = {sent:.0f} - {replied:.0f}, responder dropped {g['dropped']}"
-    assert timed_out == g["dropped"], f"timed out {timed_out:.0f}, dropped {g['dropped']}"
+    assert timed_out + corrupted_only == g["dropped"], \
+        f"timed out {timed_out:.0f} + corrupted_reply {corrupted_only:.0f}, dropped {g['dropped']}"
     assert get("reachmon_duplicate_replies_total") == g["duplicated"]
     assert get("reachmon_late_replies_total") == 0
     if lossy:
@@ -222,6 +228,11 @@ def test_counters_equal_the_responders_ground_truth(frozen, src, addr, tgt, tgt_
         assert g["forged"] >= 4, f"only {g['forged']} forged replies were sent"
         assert replied == g["replied"], \
             f"forged replies counted: reachmon {replied:.0f} replied, responder {g['replied']}"
+        # Each forgery is a corrupted copy (counted apart) and a perfect one from another
+        # address (a stray, not counted on the path).
+        corrupted = get("reachmon_corrupted_replies_total")
+        assert 2 * corrupted == g["forged"], \
+            f"{corrupted:.0f} corrupted replies counted, the responder forged {g['forged']} replies"
     else:
         assert sent == replied and g["dropped"] == 0, "loss on the clean path"
 

@@ -91,6 +91,21 @@ class Metrics:
         want = set(labels.items())
         return any(n == name and want <= set(ls) for (n, ls) in self.samples)
 
+    def series(self, name, **labels):
+        """Every sample of `name` whose labels include `labels`, as [(labels dict, value)]."""
+        want = set(labels.items())
+        return [(dict(ls), v) for (n, ls), v in self.samples.items()
+                if n == name and want <= set(ls)]
+
+    def total(self, name, **labels):
+        """The sum of every sample of `name` whose labels include `labels` (e.g. a path's
+        errors over all reasons); KeyError if there is none, so a missing metric never sums
+        to a vacuous 0."""
+        found = self.series(name, **labels)
+        if not found:
+            raise KeyError(f"{name}{labels}: no samples")
+        return sum(v for _, v in found)
+
 
 def assert_promtool_clean(exposition):
     """Prometheus' own linter accepts the exposition text without a word."""

@@ -75,6 +75,15 @@ class Topology:
             self.routes(i)
         self.exec(m, 'sysctl -q -w net.ipv4.ping_group_range="0 2147483647"')
 
+    def add_target_addresses(self, ns, *addresses):
+        """Adds more target addresses (e.g. "192.0.2.20", "2001:db8::20") to namespace ns's lo,
+        as /32 or /128, without duplicate address detection."""
+        for addr in addresses:
+            if ":" in addr:
+                sh(f"ip -n {ns} addr add {addr}/128 dev lo nodad")
+            else:
+                sh(f"ip -n {ns} addr add {addr}/32 dev lo")
+
     @staticmethod
     def _mac(ns, dev):
         return json.loads(sh(f"ip -n {ns} -j link show dev {dev}"))[0]["address"]

@@ -1,9 +1,33 @@
 // Userspace ICMP/ICMPv6 echo responder for the integration tests. Runs in a network namespace
 // whose kernel echo replies are disabled and answers with a configurable delay, deterministic
-// loss, duplicates and forged replies. It writes its ground truth (per source>destination pair:
-// requests seen, replies sent, requests dropped, duplicates, forgeries, last TTL/TOS seen, and
-// how long it really held the requests it answered) as JSON to --stats after every request, so
-// tests compare reachmon's counters and RTTs with what really happened.
+// loss, duplicates, forged and corrupted replies. It writes its ground truth (per
+// source>destination pair: requests seen, replies sent, requests dropped, duplicates, forgeries,
+// corrupted replies, requests answered by corrupted replies only, last TTL/TOS seen, and how long
+// it really held the requests it answered) as JSON to --stats after every request, so tests
+// compare reachmon's counters and RTTs with what really happened.
+//
+// Options (each takes one value; "request k" counts the pair's requests from 1):
+//   --delay-ms MS         hold every request this long before answering
+//   --drop-every N        answer no request k with k % N == 0 (ground truth: dropped)
+//   --duplicate-every N   answer request k*N twice, 100 us apart (duplicated)
+//   --forge-every N       before answering request k*N, send forgeries (forged): the echo with a
+//                         corrupted data byte, and a perfect copy from --forge-from/--forge-from6
+//   --corrupt-every N     send a corrupted echo reply to request k*N (corrupted), built by
+//   --corrupt-kind K      first|middle|last: flips every bit of the first, middle (at offset
+//                         len/2) or last byte of the ICMP data; truncate|extend: one data byte
+//                         less (the last) or more (0x5a appended); short: data cut to 8 bytes
+//                         (less than reachmon's 12-byte probe identity). Default: middle
+//   --corrupt-mode M      before: the corrupted reply goes at once, the real one after the delay
+//                         as usual; replace: the corrupted reply goes after the delay INSTEAD of
+//                         the real one. Default: before. corrupted_only counts the requests
+//                         whose only answers were corrupted (replaced, or dropped after one)
+//   --dest ADDR           the behaviour options above that follow, up to the next --dest, apply
+//                         only to requests to ADDR; they start from the options given before the
+//                         first --dest, which apply to every other destination
+//   --forge-from A, --forge-from6 A, --unreachable A4, --stats FILE   (anywhere)
+//
+// The ICMP data of a reply is always the request's own (corrupted as asked): a reply's checksum is
+// recomputed here for ICMP and by the kernel for ICMPv6 (raw ICMPv6 sockets always do).
 //
 // Hold time of an answered request: from the kernel's receive timestamp of the request
 // (SO_TIMESTAMPNS; the time it was read if the kernel gave none) to the moment its first reply
@@ -35,18 +59,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Options {
+enum class CorruptKind { kFirst, kMiddle, kLast, kTruncate, kExtend, kShort };
+enum class CorruptMode { kBefore, kReplace };
+
+// How requests to one destination are answered.
+struct Behaviour {
   double delay_ms = 0;
   int drop_every = 0;       // drop request number k*N (1-based), per pair
   int duplicate_every = 0;  // answer request k*N twice
   int forge_every = 0;      // before answering request k*N, send forged replies
+  int corrupt_every = 0;    // send a corrupted reply to request k*N
+  CorruptKind corrupt_kind = CorruptKind::kMiddle;
+  CorruptMode corrupt_mode = CorruptMode::kBefore;
+};
+
+struct Options {
+  Behaviour all;                              // every destination without its own
+  std::map<std::string, Behaviour> per_dest;  // by destination address (inet_ntop text)
   std::string forge_from4, forge_from6;
   std::string unreachable4;  // requests to this IPv4 address get "host unreachable" instead
   std::string stats_path;
+
+  const Behaviour& behaviour(const std::string& dst) const {
+    const auto it = per_dest.find(dst);
+    return it == per_dest.end() ? all : it->second;
+  }
 };
 
 struct PairStats {
   long requests = 0, replied = 0, dropped = 0, duplicated = 0, forged = 0, unreachable = 0;
+  long corrupted = 0;       // corrupted replies sent
+  long corrupted_only = 0;  // requests answered by corrupted replies and never by a real one
   int last_ttl = -1, last_tos = -1;
   // Hold times of the answered requests (first replies only), in nanoseconds.
   long hold_count = 0;
@@ -126,6 +169,38 @@ void finishIcmp(Reply& r) {
     r.icmp[2] = static_cast<std::uint8_t>(s >> 8);
     r.icmp[3] = static_cast<std::uint8_t>(s);
   }
+}
+
+// Corrupts the ICMP data (after the 8-byte header) of an echo reply and recomputes its checksum.
+void corrupt(Reply& r, CorruptKind kind) {
+  constexpr std::size_t kHeader = 8;
+  const std::size_t data = r.icmp.size() - kHeader;
+  switch (kind) {
+    case CorruptKind::kFirst:
+    case CorruptKind::kMiddle:
+    case CorruptKind::kLast:
+      if (data == 0) {  // nothing to flip: a byte more is corrupted too
+        r.icmp.push_back(0x5a);
+        break;
+      }
+      r.icmp[kHeader + (kind == CorruptKind::kFirst    ? 0
+                        : kind == CorruptKind::kMiddle ? data / 2
+                                                       : data - 1)] ^= 0xff;
+      break;
+    case CorruptKind::kTruncate:
+      if (data == 0)
+        r.icmp.push_back(0x5a);
+      else
+        r.icmp.pop_back();
+      break;
+    case CorruptKind::kExtend:
+      r.icmp.push_back(0x5a);
+      break;
+    case CorruptKind::kShort:
+      r.icmp.resize(data > 8 ? kHeader + 8 : kHeader + data + 1, 0x5a);
+      break;
+  }
+  finishIcmp(r);
 }
 
 class Responder {
@@ -244,6 +319,7 @@ class Responder {
       if (reply.local.empty()) return;
     }
     PairStats& st = stats_[src + ">" + dst];
+    const Behaviour& b = opt_.behaviour(dst);
     ++st.requests;
     st.last_ttl = ttl;
     st.last_tos = tos;
@@ -251,16 +327,31 @@ class Responder {
     reply.icmp[0] = family == AF_INET ? 0 : 129;
     finishIcmp(reply);
     const long k = st.requests;
-    if (opt_.forge_every && k % opt_.forge_every == 0) forge(fd, reply, st);
-    if (opt_.drop_every && k % opt_.drop_every == 0) {
+    if (b.forge_every && k % b.forge_every == 0) forge(fd, reply, st);
+    const bool corrupted = b.corrupt_every && k % b.corrupt_every == 0;
+    const bool dropped = b.drop_every && k % b.drop_every == 0;
+    if (corrupted && b.corrupt_mode == CorruptMode::kBefore) {
+      Reply bad = reply;
+      corrupt(bad, b.corrupt_kind);
+      send(fd, bad);
+      ++st.corrupted;
+      if (dropped) ++st.corrupted_only;
+    }
+    if (dropped) {
       ++st.dropped;
     } else {
       const auto due =
-          Clock::now() + std::chrono::microseconds(static_cast<long>(opt_.delay_ms * 1000));
-      queue_.emplace(due, Queued{fd, reply, &st, received});
-      if (opt_.duplicate_every && k % opt_.duplicate_every == 0) {
-        queue_.emplace(due + std::chrono::microseconds(100),
-                       Queued{fd, reply, &st, received, true});
+          Clock::now() + std::chrono::microseconds(static_cast<long>(b.delay_ms * 1000));
+      if (corrupted && b.corrupt_mode == CorruptMode::kReplace) {
+        Reply bad = reply;
+        corrupt(bad, b.corrupt_kind);
+        queue_.emplace(due, Queued{fd, std::move(bad), &st, received, Queued::kReplacement});
+      } else {
+        queue_.emplace(due, Queued{fd, reply, &st, received});
+        if (b.duplicate_every && k % b.duplicate_every == 0) {
+          queue_.emplace(due + std::chrono::microseconds(100),
+                         Queued{fd, reply, &st, received, Queued::kDuplicate});
+        }
       }
     }
     writeStats();
@@ -292,8 +383,11 @@ class Responder {
       queue_.erase(queue_.begin());
       const auto handed = Clock::now();  // before sendmsg: see the comment at the top
       send(q.fd, q.reply);
-      if (q.duplicate) {
+      if (q.what == Queued::kDuplicate) {
         ++q.stats->duplicated;
+      } else if (q.what == Queued::kReplacement) {
+        ++q.stats->corrupted;
+        ++q.stats->corrupted_only;
       } else {
         ++q.stats->replied;
         q.stats->addHold(
@@ -315,7 +409,8 @@ class Responder {
         out << (first ? "" : ",") << "\n  \"" << pair << "\": {\"requests\": " << s.requests
             << ", \"replied\": " << s.replied << ", \"dropped\": " << s.dropped
             << ", \"duplicated\": " << s.duplicated << ", \"forged\": " << s.forged
-            << ", \"unreachable\": " << s.unreachable << ", \"last_ttl\": " << s.last_ttl
+            << ", \"unreachable\": " << s.unreachable << ", \"corrupted\": " << s.corrupted
+            << ", \"corrupted_only\": " << s.corrupted_only << ", \"last_ttl\": " << s.last_ttl
             << ", \"last_tos\": " << s.last_tos << ", \"hold_count\": " << s.hold_count
             << ", \"hold_sum_ns\": " << s.hold_sum_ns << ", \"hold_min_ns\": " << s.hold_min_ns
             << ", \"hold_max_ns\": " << s.hold_max_ns << "}";
@@ -330,8 +425,9 @@ class Responder {
     int fd;
     Reply reply;
     PairStats* stats;
-    Clock::time_point received;  // when the kernel received the request
-    bool duplicate = false;
+    enum What { kReply, kDuplicate, kReplacement };  // kReplacement: corrupted, not the reply
+    Clock::time_point received;                      // when the kernel received the request
+    What what = kReply;
   };
   Options opt_;
   int fd4_ = -1, fd6_ = -1;
@@ -341,19 +437,58 @@ class Responder {
 
 }  // namespace
 
+// The inet_ntop text of an IPv4 or IPv6 address (as the responder names destinations), or "".
+std::string canonicalAddress(const std::string& text) {
+  std::uint8_t a[16];
+  if (inet_pton(AF_INET, text.c_str(), a) == 1) return addrText(AF_INET, a);
+  if (inet_pton(AF_INET6, text.c_str(), a) == 1) return addrText(AF_INET6, a);
+  return "";
+}
+
 int main(int argc, char** argv) {
   Options o;
+  Behaviour* b = &o.all;  // where behaviour options go: every destination, or the last --dest
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "icmp_responder: option %s needs a value\n", argv[argc - 1]);
+    return 2;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--delay-ms")
-      o.delay_ms = std::stod(v);
+      b->delay_ms = std::stod(v);
     else if (k == "--drop-every")
-      o.drop_every = std::stoi(v);
+      b->drop_every = std::stoi(v);
     else if (k == "--duplicate-every")
-      o.duplicate_every = std::stoi(v);
+      b->duplicate_every = std::stoi(v);
     else if (k == "--forge-every")
-      o.forge_every = std::stoi(v);
-    else if (k == "--forge-from")
+      b->forge_every = std::stoi(v);
+    else if (k == "--corrupt-every")
+      b->corrupt_every = std::stoi(v);
+    else if (k == "--corrupt-kind") {
+      static const std::map<std::string, CorruptKind> kinds = {
+          {"first", CorruptKind::kFirst},   {"middle", CorruptKind::kMiddle},
+          {"last", CorruptKind::kLast},     {"truncate", CorruptKind::kTruncate},
+          {"extend", CorruptKind::kExtend}, {"short", CorruptKind::kShort}};
+      const auto it = kinds.find(v);
+      if (it == kinds.end()) {
+        std::fprintf(stderr, "icmp_responder: unknown --corrupt-kind %s\n", v.c_str());
+        return 2;
+      }
+      b->corrupt_kind = it->second;
+    } else if (k == "--corrupt-mode") {
+      if (v != "before" && v != "replace") {
+        std::fprintf(stderr, "icmp_responder: unknown --corrupt-mode %s\n", v.c_str());
+        return 2;
+      }
+      b->corrupt_mode = v == "before" ? CorruptMode::kBefore : CorruptMode::kReplace;
+    } else if (k == "--dest") {
+      const std::string dst = canonicalAddress(v);
+      if (dst.empty()) {
+        std::fprintf(stderr, "icmp_responder: --dest %s is not an IP address\n", v.c_str());
+        return 2;
+      }
+      b = &o.per_dest.emplace(dst, o.all).first->second;
+    } else if (k == "--forge-from")
       o.forge_from4 = v;
     else if (k == "--forge-from6")
       o.forge_from6 = v;
