@@ -39,6 +39,13 @@ struct Rig {
       clock.advance(step);
     }
   }
+  // Sources a (192.0.2.1) and b (192.0.2.2), each probing one target every 100 ms.
+  void applyTwoSources() {
+    core.apply({{source("a", "192.0.2.1"), source("b", "192.0.2.2")},
+                {path("a", "t", "198.51.100.1", 100ms, 50ms),
+                 path("b", "t", "198.51.100.1", 100ms, 50ms)}},
+               Duration{0});
+  }
   const core::PathStats& stats(std::size_t i) const { return *box.get()->paths.at(i).stats; }
 };
 
@@ -291,10 +298,7 @@ TEST_CASE("Errors: ICMP errors are counted by reason and end the probe", "[probe
 TEST_CASE("Sources: a source without its address reports source_unavailable, then recovers",
           "[sources]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1"), Rig::source("b", "192.0.2.2")},
-                  {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms),
-                   Rig::path("b", "t", "198.51.100.1", 100ms, 50ms)}},
-                 Duration{0});
+  rig.applyTwoSources();
   rig.core.setInterfaces(interfacesWith({ip("192.0.2.1")}));  // b's address went away
   CHECK_FALSE(rig.box.get()->sources[1].address.has_value());
   rig.runFor(300ms);
@@ -537,10 +541,7 @@ TEST_CASE("In flight: a pending probe's sequence number is never reused", "[infl
 TEST_CASE("Outcomes: every scheduled probe has exactly one, even without a source address",
           "[outcomes]") {
   Rig rig;
-  rig.core.apply({{Rig::source("a", "192.0.2.1"), Rig::source("b", "192.0.2.2")},
-                  {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms),
-                   Rig::path("b", "t", "198.51.100.1", 100ms, 50ms)}},
-                 Duration{0});
+  rig.applyTwoSources();
   std::size_t answered = 0;
   runAnswering(rig, 1s, 5ms, answered);
   rig.core.setInterfaces(interfacesWith({ip("192.0.2.1")}));  // b loses its address
