@@ -85,6 +85,7 @@ class ThreadRecordingApi final : public core::win::IcmpApi {
   HANDLE createFile() override { return real->createFile(); }
   HANDLE create6File() override { return real->create6File(); }
   BOOL closeHandle(HANDLE h) override { return real->closeHandle(h); }
+  BOOL cancelIo(HANDLE h) override { return real->cancelIo(h); }
   DWORD sendEcho2Ex(HANDLE h, PIO_APC_ROUTINE apc, PVOID context, IPAddr source, IPAddr target,
                     LPVOID data, WORD size, PIP_OPTION_INFORMATION options, LPVOID reply,
                     DWORD reply_size, DWORD timeout_ms) override {
@@ -142,9 +143,19 @@ TEST_CASE("WinEngine: completion statuses map to reason labels", "[win]") {
   CHECK(statusReason(IP_TIME_EXCEEDED) == ErrorReason::kTtlExpired);
   CHECK(statusReason(IP_PACKET_TOO_BIG) == ErrorReason::kPacketTooBig);
   CHECK(statusReason(IP_PARAM_PROBLEM) == ErrorReason::kParameterProblem);
+  CHECK(statusReason(IP_BAD_HEADER) == ErrorReason::kParameterProblem);
+  CHECK(statusReason(IP_UNRECOGNIZED_NEXT_HEADER) == ErrorReason::kParameterProblem);
+  CHECK(statusReason(IP_ICMP_ERROR) == ErrorReason::kDestUnreachable);
+  // Failures of this host: no route, no resources, ... end the probe as send_failed.
+  for (ULONG local : std::initializer_list<ULONG>{
+           IP_BAD_ROUTE, IP_BAD_DESTINATION, IP_DEST_SCOPE_MISMATCH, IP_NO_RESOURCES,
+           IP_GENERAL_FAILURE, IP_HW_ERROR, IP_BAD_REQ, IP_BUF_TOO_SMALL, 12345UL}) {
+    INFO(local);
+    CHECK(statusReason(local) == ErrorReason::kSendFailed);
+  }
+  // Only these leave the outcome to the probe's own deadline or to the reply.
   CHECK_FALSE(statusReason(IP_SUCCESS).has_value());
   CHECK_FALSE(statusReason(IP_REQ_TIMED_OUT).has_value());
-  CHECK_FALSE(statusReason(IP_GENERAL_FAILURE).has_value());
 }
 
 TEST_CASE("WinEngine: each path's source address and options reach the API unchanged", "[win]") {
@@ -309,34 +320,107 @@ TEST_CASE("WinEngine: replies count only if their data equals the request's, byt
   CHECK(rig.loop->stats().invalid_replies.load() == 0);
 }
 
-TEST_CASE("WinEngine: finishing waits for every request in flight before anything is freed",
+TEST_CASE("WinEngine: stopping cancels what is in flight and frees nothing before its APC",
           "[win]") {
   Rig rig;
+  // A target that never answers, probed with a 30 s timeout.
   rig.api->fallback = {Mode::kHold, IP_SUCCESS, 0, 0ms};
   core::PathSet set{{source("a", "192.0.2.1")}, {}};
   for (int i = 0; i < 8; ++i)
-    set.paths.push_back(path("a", "t" + std::to_string(i), "198.51.100.1", 1s, 800ms));
+    set.paths.push_back(path("a", "t" + std::to_string(i), "198.51.100.1", 1s, 30s));
   rig.loop->apply(set, core::Duration{0});
   rig.runFor(950ms, 1ms);  // every path has sent once (at 0..875 ms), none completed
   REQUIRE(rig.api->heldCount() == 8);
-  // The fake clock stands still, so only the completions can end finish().
-  std::atomic<bool> released{false};
-  std::thread releaser([&] {
-    std::this_thread::sleep_for(50ms);
-    released = true;
-    rig.api->releaseHeld();
-  });
+  // The fake clock stands still and held requests never complete by themselves: only the
+  // cancellation can end finish() without abandoning them.
   rig.loop->finish();
-  const bool returned_after_release = released;
-  releaser.join();
-  CHECK(returned_after_release);
-  CHECK(rig.api->closes == 0);  // the handles stay open until the engine goes
+  CHECK(rig.api->cancels >= 1);
+  CHECK(rig.api->cancelled_completions == 8);
   CHECK(rig.api->completions == 8);
   CHECK(rig.api->poisoned_at_completion == 0);
   CHECK(rig.api->wrong_thread_completions == 0);
+  CHECK(rig.api->closes == 0);  // the handles stay open until the engine goes
+  // A cancelled probe counts nothing: the monitor is stopping.
+  for (int i = 0; i < 8; ++i) {
+    const auto& s = rig.stats("t" + std::to_string(i));
+    CHECK(s.scheduled.load() == 0);
+    CHECK(s.timed_out.load() == 0);
+  }
   rig.loop.reset();
   CHECK(rig.api->closes == 2);  // the IPv4 and IPv6 handles, once, after the completions
   CHECK_FALSE(rig.api->closed_with_pending);
+}
+
+TEST_CASE("WinEngine: requests that ignore cancellation are cut off: the stop stays bounded",
+          "[win]") {
+  Rig rig;
+  rig.api->fallback = {Mode::kIgnoreCancel, IP_SUCCESS, 0, 0ms};
+  rig.loop->apply({{source("a", "192.0.2.1")}, {path("a", "t", "198.51.100.1", 1s, 60s)}},
+                  core::Duration{0});
+  rig.runFor(10ms, 1ms);
+  REQUIRE(rig.api->heldCount() == 1);
+  const auto started = std::chrono::steady_clock::now();
+  rig.loop->finish();
+  const auto took = std::chrono::steady_clock::now() - started;
+  // Cancelled, then the handles closed, then the request abandoned (its buffers leaked, never
+  // freed under a late APC); in a fraction of the probe's 60 s timeout.
+  CHECK(rig.api->cancels >= 1);
+  CHECK(rig.api->closes == 2);
+  CHECK(rig.api->completions == 0);
+  CHECK(took < 30s);
+  // The next run opens the handles again and probes.
+  const int creates = rig.api->creates;
+  rig.api->fallback = {Mode::kReply, IP_SUCCESS, 0, 2ms};
+  rig.runFor(2s, 1ms);
+  CHECK(rig.api->creates == creates + 1);  // IPv4 only: no IPv6 path
+  CHECK(rig.stats("t").replied.load() >= 1);
+}
+
+TEST_CASE("WinEngine: a request answered at once still owns its buffers until its APC", "[win]") {
+  Rig rig;
+  // IcmpSendEcho2Ex returns the reply count (1) and still queues the APC.
+  rig.api->fallback = {Mode::kAnsweredAtOnce, IP_SUCCESS, 0, 1ms};
+  rig.loop->apply({{source("a", "192.0.2.1")}, {path("a", "t", "198.51.100.1", 100ms, 60ms)}},
+                  core::Duration{0});
+  rig.runFor(500ms);
+  rig.loop->finish();
+  const auto& s = rig.stats("t");
+  CHECK(s.sent.load() == 5);
+  CHECK(s.replied.load() == 5);
+  CHECK(error(s, core::ErrorReason::kSendFailed) == 0);
+  CHECK(rig.api->completions == 5);
+  CHECK(rig.api->poisoned_at_completion == 0);  // no buffer went back to the pool early
+}
+
+TEST_CASE("WinEngine: a failed I/O status or a local failure ends the probe at once", "[win]") {
+  Rig rig;
+  auto& api = *rig.api;
+  api.scripts["v4:198.51.100.1"] = {Mode::kIoStatus,
+                                    IP_SUCCESS,
+                                    0,
+                                    2ms,
+                                    -1,
+                                    0,
+                                    static_cast<LONG>(0xC0000023L)};  // STATUS_BUFFER_TOO_SMALL
+  api.scripts["v4:198.51.100.2"] = {Mode::kStatus, IP_BAD_ROUTE, 0, 2ms};
+  api.scripts["v4:198.51.100.3"] = {Mode::kStatus, IP_GENERAL_FAILURE, 0, 2ms};
+  api.scripts["v4:198.51.100.4"] = {Mode::kStatus, IP_DEST_SCOPE_MISMATCH, 0, 2ms};
+  core::PathSet set{{source("a", "192.0.2.1")}, {}};
+  for (const char* t : {"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"})
+    set.paths.push_back(path("a", t, t, 1s, 30s));
+  rig.loop->apply(set, core::Duration{0});
+  // Every path has sent (0..750 ms) and its completion came 2 ms later, far inside its 30 s
+  // timeout: the outcome is there already, not a timeout half a minute later.
+  rig.runFor(800ms);
+  for (const char* t : {"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"}) {
+    INFO(t);
+    const auto& s = rig.stats(t);
+    CHECK(s.sent.load() == 1);
+    CHECK(error(s, core::ErrorReason::kSendFailed) == 1);
+    CHECK(s.scheduled.load() == 1);
+    CHECK(s.timed_out.load() == 0);
+  }
+  rig.loop->finish();
 }
 
 TEST_CASE("WinEngine: wake() ends a wait from another thread", "[win]") {

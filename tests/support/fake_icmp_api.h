@@ -2,7 +2,11 @@
 // it the way Windows does: by queueing the caller's ApcRoutine to the thread that issued the
 // request, which runs it during an alertable wait. Completions are due at a time on the test's
 // clock (scripted per destination) and queued when the test calls completeDue(), or when it
-// releases held requests; no thread of its own, no sleeping.
+// releases held requests; no thread of its own, no sleeping. It models the documented contract
+// (icmp_api.h): a synchronous failure (0, an error, no APC), a pending request (0 and
+// ERROR_IO_PENDING), a request answered at once (a non-zero return, and the APC still runs),
+// every reply status, I/O statuses, and cancellation by CancelIoEx or by closing the handle
+// (the APC runs with STATUS_CANCELLED and an untouched reply buffer).
 #pragma once
 
 #include <algorithm>
@@ -22,10 +26,25 @@ namespace reachmon::test {
 
 class FakeIcmpApi final : public core::win::IcmpApi {
  public:
+  // kStatus: completes with `status`; kFailCall: returns 0 with `error`, no APC; kHold: never
+  // completes by itself (a target that never answers and a long timeout) until released or
+  // cancelled; kIgnoreCancel: like kHold, and cancelling or closing does not complete it either;
+  // kAnsweredAtOnce: returns 1 (a reply already parsed) and still completes through the APC;
+  // kIoStatus: the APC's IO_STATUS_BLOCK carries the NTSTATUS `io_status`.
   // kCorruptReply: a successful reply whose data differs from the request's (corrupt_at, a
   // byte offset, and/or size_delta); kBadDataPointer: an IPv4 reply whose Data/DataSize reach
   // past the end of the reply buffer.
-  enum class Mode { kReply, kStatus, kFailCall, kHold, kCorruptReply, kBadDataPointer };
+  enum class Mode {
+    kReply,
+    kStatus,
+    kFailCall,
+    kHold,
+    kIgnoreCancel,
+    kAnsweredAtOnce,
+    kIoStatus,
+    kCorruptReply,
+    kBadDataPointer
+  };
   struct Script {
     Mode mode = Mode::kReply;
     ULONG status = IP_SUCCESS;  // kStatus
@@ -33,6 +52,7 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     core::Duration delay{2'000'000};
     int corrupt_at = -1;  // kCorruptReply: flip bits of this data byte (-1: none)
     int size_delta = 0;   // kCorruptReply: echo this many bytes more (or fewer)
+    LONG io_status = 0;   // kIoStatus
   };
   struct Call {
     bool v6 = false;
@@ -49,15 +69,32 @@ class FakeIcmpApi final : public core::win::IcmpApi {
   std::map<std::string, Script> scripts;  // key: "v4:<dotted>" or "v6:<addr>"
   Script fallback;
 
-  HANDLE createFile() override { return reinterpret_cast<HANDLE>(0x4444); }
-  HANDLE create6File() override { return reinterpret_cast<HANDLE>(0x6666); }
-  BOOL closeHandle(HANDLE) override {
-    std::lock_guard lock(mutex_);
-    ++closes;
-    if (outstanding_ > 0) closed_with_pending = true;
+  HANDLE createFile() override {
+    ++creates;
+    return reinterpret_cast<HANDLE>(0x4444);
+  }
+  HANDLE create6File() override {
+    ++creates;
+    return reinterpret_cast<HANDLE>(0x6666);
+  }
+  BOOL closeHandle(HANDLE h) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++closes;
+      if (outstanding_ > 0) closed_with_pending = true;
+    }
+    cancelOn(h);  // closing a handle cancels what it carries
     return TRUE;
   }
-  DWORD sendEcho2Ex(HANDLE, PIO_APC_ROUTINE apc, PVOID context, IPAddr source, IPAddr target,
+  BOOL cancelIo(HANDLE h) override {
+    ++cancels;
+    if (cancelOn(h) == 0) {
+      SetLastError(ERROR_NOT_FOUND);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  DWORD sendEcho2Ex(HANDLE h, PIO_APC_ROUTINE apc, PVOID context, IPAddr source, IPAddr target,
                     LPVOID data, WORD size, PIP_OPTION_INFORMATION options, LPVOID reply,
                     DWORD reply_size, DWORD timeout_ms) override {
     Call c;
@@ -67,10 +104,10 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     a.s_addr = target;
     char text[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &a, text, sizeof text);
-    return record(c, std::string("v4:") + text, apc, context, data, size, options, reply,
+    return record(c, h, std::string("v4:") + text, apc, context, data, size, options, reply,
                   reply_size, timeout_ms);
   }
-  DWORD send6Echo2(HANDLE, PIO_APC_ROUTINE apc, PVOID context, sockaddr_in6* source,
+  DWORD send6Echo2(HANDLE h, PIO_APC_ROUTINE apc, PVOID context, sockaddr_in6* source,
                    sockaddr_in6* target, LPVOID data, WORD size, PIP_OPTION_INFORMATION options,
                    LPVOID reply, DWORD reply_size, DWORD timeout_ms) override {
     Call c;
@@ -79,7 +116,7 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     c.target6 = *target;
     char text[INET6_ADDRSTRLEN];
     inet_ntop(AF_INET6, &target->sin6_addr, text, sizeof text);
-    return record(c, std::string("v6:") + text, apc, context, data, size, options, reply,
+    return record(c, h, std::string("v6:") + text, apc, context, data, size, options, reply,
                   reply_size, timeout_ms);
   }
   DWORD parseReplies(LPVOID reply, DWORD) override {
@@ -125,7 +162,10 @@ class FakeIcmpApi final : public core::win::IcmpApi {
   std::atomic<int> poisoned_at_completion{0};
   std::atomic<int> wrong_thread_completions{0};
   std::atomic<int> completions{0};
+  std::atomic<int> cancelled_completions{0};
+  std::atomic<int> creates{0};
   std::atomic<int> closes{0};
+  std::atomic<int> cancels{0};
   std::atomic<bool> closed_with_pending{false};
 
  private:
@@ -141,16 +181,18 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     IPAddr target4;
     sockaddr_in6 target6;
     Script script;
+    HANDLE handle;  // the ICMP handle the request was made on
     HANDLE thread;
     DWORD thread_id;
     core::TimePoint due;
     bool held;
     bool queued = false;
+    bool cancelled = false;
   };
 
-  DWORD record(Call c, const std::string& key, PIO_APC_ROUTINE apc, PVOID context, LPVOID data,
-               WORD size, PIP_OPTION_INFORMATION options, LPVOID reply, DWORD reply_size,
-               DWORD timeout_ms) {
+  DWORD record(Call c, HANDLE h, const std::string& key, PIO_APC_ROUTINE apc, PVOID context,
+               LPVOID data, WORD size, PIP_OPTION_INFORMATION options, LPVOID reply,
+               DWORD reply_size, DWORD timeout_ms) {
     c.size = size;
     c.options = *options;
     c.timeout_ms = timeout_ms;
@@ -177,16 +219,36 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     p->target4 = c.target4;
     p->target6 = c.target6;
     p->script = script;
+    p->handle = h;
     p->thread_id = GetCurrentThreadId();
     DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &p->thread, 0,
                     FALSE, DUPLICATE_SAME_ACCESS);
     p->due = clock_.now() + script.delay;
-    p->held = script.mode == Mode::kHold;
+    p->held = script.mode == Mode::kHold || script.mode == Mode::kIgnoreCancel;
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(p));
     ++outstanding_;
+    if (script.mode == Mode::kAnsweredAtOnce) {
+      SetLastError(ERROR_SUCCESS);
+      return 1;
+    }
     SetLastError(ERROR_IO_PENDING);
     return 0;
+  }
+
+  // Completes the requests on `h` that can be cancelled, with STATUS_CANCELLED; how many.
+  int cancelOn(HANDLE h) {
+    std::vector<Pending*> hit;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& p : pending_) {
+        if (p->queued || p->handle != h || p->script.mode == Mode::kIgnoreCancel) continue;
+        p->cancelled = true;
+        hit.push_back(p.get());
+      }
+    }
+    for (Pending* p : hit) deliver(*p);
+    return static_cast<int>(hit.size());
   }
 
   void deliver(Pending& p) {
@@ -205,7 +267,14 @@ class FakeIcmpApi final : public core::win::IcmpApi {
     if (std::memcmp(p.data, p.sent_data.data(), p.sent_data.size()) != 0)
       ++api.poisoned_at_completion;  // the engine reused or poisoned the buffer too early
     IO_STATUS_BLOCK iosb{};
-    iosb.Information = fill(p);
+    if (p.cancelled) {
+      iosb.Status = static_cast<LONG>(0xC0000120L);  // STATUS_CANCELLED; the buffer untouched
+      ++api.cancelled_completions;
+    } else if (p.script.mode == Mode::kIoStatus) {
+      iosb.Status = p.script.io_status;
+    } else {
+      iosb.Information = fill(p);
+    }
     ++api.completions;
     p.apc(p.context, &iosb, 0);
     CloseHandle(p.thread);

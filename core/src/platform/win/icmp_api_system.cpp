@@ -8,6 +8,7 @@ class SystemIcmpApi final : public IcmpApi {
   HANDLE createFile() override { return IcmpCreateFile(); }
   HANDLE create6File() override { return Icmp6CreateFile(); }
   BOOL closeHandle(HANDLE h) override { return IcmpCloseHandle(h); }
+  BOOL cancelIo(HANDLE h) override { return CancelIoEx(h, nullptr); }
   DWORD sendEcho2Ex(HANDLE h, PIO_APC_ROUTINE apc, PVOID context, IPAddr source, IPAddr destination,
                     LPVOID data, WORD size, PIP_OPTION_INFORMATION options, LPVOID reply,
                     DWORD reply_size, DWORD timeout_ms) override {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <span>
 #include <stdexcept>
+#include <string_view>
 
 #include "reachmon/core/os_text.h"
 
@@ -31,11 +32,16 @@ struct IcmpTransport::Request {
 
 std::optional<ErrorReason> statusReason(ULONG status) {
   switch (status) {
-    case IP_DEST_NET_UNREACHABLE:
-    case IP_DEST_HOST_UNREACHABLE:
-    case IP_DEST_PROT_UNREACHABLE:  // also IP_DEST_PROHIBITED (IPv6)
+    case IP_SUCCESS:
+    case IP_REQ_TIMED_OUT:
+      return std::nullopt;
+    case IP_DEST_NET_UNREACHABLE:   // also IP_DEST_NO_ROUTE (IPv6)
+    case IP_DEST_HOST_UNREACHABLE:  // also IP_DEST_ADDR_UNREACHABLE
+    case IP_DEST_PROT_UNREACHABLE:  // also IP_DEST_PROHIBITED
     case IP_DEST_PORT_UNREACHABLE:
     case IP_DEST_UNREACHABLE:
+    case IP_SOURCE_QUENCH:
+    case IP_ICMP_ERROR:
       return ErrorReason::kDestUnreachable;
     case IP_TTL_EXPIRED_TRANSIT:  // also IP_HOP_LIMIT_EXCEEDED
     case IP_TTL_EXPIRED_REASSEM:
@@ -45,9 +51,13 @@ std::optional<ErrorReason> statusReason(ULONG status) {
       return ErrorReason::kPacketTooBig;
     case IP_PARAM_PROBLEM:
     case IP_BAD_HEADER:
+    case IP_UNRECOGNIZED_NEXT_HEADER:
+    case IP_BAD_OPTION:
       return ErrorReason::kParameterProblem;
-    default:
-      return std::nullopt;
+    default:  // IP_BAD_ROUTE, IP_BAD_DESTINATION, IP_DEST_SCOPE_MISMATCH, IP_NO_RESOURCES,
+              // IP_GENERAL_FAILURE, IP_HW_ERROR, IP_BAD_REQ, IP_BUF_TOO_SMALL, ...: this host
+              // could not send or finish the request
+      return ErrorReason::kSendFailed;
   }
 }
 
@@ -65,9 +75,34 @@ IcmpTransport::IcmpTransport(IcmpApi& api, const Clock& clock) : api_(api), cloc
     spdlog::warn("IPv6 probing disabled: {}", osErrorText(static_cast<int>(err6)));
 }
 
-IcmpTransport::~IcmpTransport() {
-  if (v4_ != INVALID_HANDLE_VALUE) api_.closeHandle(v4_);
-  if (v6_ != INVALID_HANDLE_VALUE) api_.closeHandle(v6_);
+IcmpTransport::~IcmpTransport() { closeHandles(); }
+
+void IcmpTransport::closeHandles() {
+  for (HANDLE* h : {&v4_, &v6_}) {
+    if (*h == INVALID_HANDLE_VALUE) continue;
+    api_.closeHandle(*h);
+    *h = INVALID_HANDLE_VALUE;
+    reopen_ = true;
+  }
+}
+
+void IcmpTransport::cancelAll() {
+  for (HANDLE h : {v4_, v6_}) {
+    if (h != INVALID_HANDLE_VALUE && !api_.cancelIo(h) && GetLastError() != ERROR_NOT_FOUND)
+      spdlog::warn("cannot cancel ICMP requests (CancelIoEx): {}",
+                   osErrorText(static_cast<int>(GetLastError())));
+  }
+}
+
+HANDLE IcmpTransport::handleFor(Family family) {
+  HANDLE& h = family == Family::kIpv4 ? v4_ : v6_;
+  if (h == INVALID_HANDLE_VALUE && reopen_) {
+    h = family == Family::kIpv4 ? api_.createFile() : api_.create6File();
+    if (h == INVALID_HANDLE_VALUE)
+      spdlog::error("cannot open the {} ICMP handle again: {}", familyName(family),
+                    osErrorText(static_cast<int>(GetLastError())));
+  }
+  return h;
 }
 
 IcmpTransport::Request* IcmpTransport::acquire() {
@@ -103,7 +138,7 @@ void IcmpTransport::abandon() {
 
 SendResult IcmpTransport::send(const EchoRequest& req) {
   const bool v4 = req.target.family == Family::kIpv4;
-  HANDLE h = v4 ? v4_ : v6_;
+  HANDLE h = handleFor(req.target.family);
   if (h == INVALID_HANDLE_VALUE) return {SendStatus::kFailed, ERROR_NOT_SUPPORTED, 0};
   Request* r = acquire();
   r->family = req.target.family;
@@ -117,7 +152,6 @@ SendResult IcmpTransport::send(const EchoRequest& req) {
   r->options.Flags = req.options.dont_fragment ? IP_FLAG_DF : 0;
   const std::size_t reply_struct = v4 ? sizeof(ICMP_ECHO_REPLY) : sizeof(Icmpv6EchoReply);
   r->reply.assign(reply_struct + r->data.size() + 8 + sizeof(IO_STATUS_BLOCK), 0);
-  longest_timeout_ = std::max(longest_timeout_, req.options.timeout);
   const auto timeout_ms = static_cast<DWORD>(
       std::max<std::int64_t>(1, (req.options.timeout.count() + 999'999) / 1'000'000));
   const auto size = static_cast<WORD>(r->data.size());
@@ -143,8 +177,10 @@ SendResult IcmpTransport::send(const EchoRequest& req) {
                          size, &r->options, r->reply.data(), reply_size, timeout_ms);
   }
   const DWORD err = GetLastError();
-  // With an ApcRoutine the call returns 0 and ERROR_IO_PENDING: the APC will complete it.
-  if (rc == 0 && err == ERROR_IO_PENDING) {
+  // Only 0 with an error other than ERROR_IO_PENDING is a synchronous failure. A non-zero
+  // return (a reply already parsed) still completes through the APC, which owns the buffers
+  // until it has run: neither case may go back to the pool now.
+  if (rc != 0 || err == ERROR_IO_PENDING) {
     ++in_flight_;
     return {};
   }
@@ -164,6 +200,8 @@ void NTAPI IcmpTransport::onComplete(PVOID context, PIO_STATUS_BLOCK io, ULONG) 
 }
 
 namespace {
+
+constexpr const char* kIoStatus = "I/O status";
 
 // The echoed data of an IPv4 reply: Data and DataSize as IcmpParseReplies left them, trusted
 // only inside the reply buffer, after the reply structure. Empty (so never a valid echo) if not.
@@ -198,52 +236,76 @@ std::span<const std::uint8_t> ipv6Data(const IO_STATUS_BLOCK* io,
 
 }  // namespace
 
+void IcmpTransport::noteStatus(const char* what, unsigned long code, const IpAddress& target) {
+  const std::pair<bool, unsigned long> key{std::string_view(what) == kIoStatus, code};
+  const bool first = std::find(noted_.begin(), noted_.end(), key) == noted_.end();
+  if (first) noted_.push_back(key);  // a few dozen codes exist: bounded
+  spdlog::log(first ? spdlog::level::warn : spdlog::level::debug,
+              "echo request to {} ended with {} {:#x} ({})", formatIpAddress(target), what, code,
+              code);
+}
+
 void IcmpTransport::complete(Request& r, const IO_STATUS_BLOCK* io) {
   const TimePoint now = clock_.now();
   if (in_flight_ > 0) --in_flight_;
   if (!sink_) {
     spdlog::error("an ICMP completion ran outside the probe loop; its result is dropped");
   } else {
-    const auto reply_size = static_cast<DWORD>(r.reply.size());
-    const bool v4 = r.family == Family::kIpv4;
-    const DWORD count = v4 ? api_.parseReplies(r.reply.data(), reply_size)
-                           : api_.parse6Replies(r.reply.data(), reply_size);
-    EchoReply reply;
-    reply.sequence = r.sequence;
-    reply.received = now;
-    ULONG status = 0;
-    ULONG os_rtt_ms = 0;
-    if (v4) {
-      const auto* e = reinterpret_cast<const ICMP_ECHO_REPLY*>(r.reply.data());
-      status = e->Status;
-      os_rtt_ms = e->RoundTripTime;
-      reply.from.family = Family::kIpv4;
-      std::memcpy(reply.from.bytes.data(), &e->Address, 4);
-      reply.payload = ipv4Data(*e, r.reply);
-      reply.ttl = e->Options.Ttl;
-    } else {
-      const auto* e = reinterpret_cast<const Icmpv6EchoReply*>(r.reply.data());
-      status = e->Status;
-      os_rtt_ms = e->RoundTripTime;
-      reply.from.family = Family::kIpv6;
-      std::memcpy(reply.from.bytes.data(), e->Address.sin6_addr, 16);
-      reply.payload = ipv6Data(io, r.reply, r.data.size());
-    }
-    if (count > 0 && status == IP_SUCCESS) {
-      // RTT comes from QueryPerformanceCounter (the monotonic clock); the OS value has whole
-      // milliseconds only and is kept as a cross-check.
-      const auto qpc_ms = std::chrono::duration<double, std::milli>(now - r.sent).count();
-      if (qpc_ms + 1.0 < static_cast<double>(os_rtt_ms) ||
-          qpc_ms > static_cast<double>(os_rtt_ms) + 16.0)
-        spdlog::debug("RTT {:.3f} ms by QPC vs {} ms by the OS", qpc_ms, os_rtt_ms);
-      sink_->onReply(reply);
-    } else if (auto reason = statusReason(status)) {
-      sink_->onError(r.family, {r.target, r.sequence, *reason});
-    } else if (status != IP_REQ_TIMED_OUT) {
-      spdlog::debug("echo request to {} ended with status {}", formatIpAddress(r.target), status);
-    }
+    deliver(r, io, now);
   }
   release(&r);
+}
+
+void IcmpTransport::deliver(Request& r, const IO_STATUS_BLOCK* io, TimePoint now) {
+  // The I/O status first: when it is not success the reply buffer holds nothing to parse.
+  const LONG io_status = io ? io->Status : 0;
+  if (io_status == static_cast<LONG>(0xC0000120L)) return;  // STATUS_CANCELLED: we are stopping
+  if (io_status < 0) {  // an NTSTATUS error (buffer too small, no memory, ...)
+    noteStatus(kIoStatus, static_cast<unsigned long>(io_status), r.target);
+    sink_->onError(r.family, {r.target, r.sequence, ErrorReason::kSendFailed});
+    return;
+  }
+  const auto reply_size = static_cast<DWORD>(r.reply.size());
+  const bool v4 = r.family == Family::kIpv4;
+  const DWORD count = v4 ? api_.parseReplies(r.reply.data(), reply_size)
+                         : api_.parse6Replies(r.reply.data(), reply_size);
+  EchoReply reply;
+  reply.sequence = r.sequence;
+  reply.received = now;
+  ULONG status = 0;
+  ULONG os_rtt_ms = 0;
+  if (v4) {
+    const auto* e = reinterpret_cast<const ICMP_ECHO_REPLY*>(r.reply.data());
+    status = e->Status;
+    os_rtt_ms = e->RoundTripTime;
+    reply.from.family = Family::kIpv4;
+    std::memcpy(reply.from.bytes.data(), &e->Address, 4);
+    reply.payload = ipv4Data(*e, r.reply);
+    reply.ttl = e->Options.Ttl;
+  } else {
+    const auto* e = reinterpret_cast<const Icmpv6EchoReply*>(r.reply.data());
+    status = e->Status;
+    os_rtt_ms = e->RoundTripTime;
+    reply.from.family = Family::kIpv6;
+    std::memcpy(reply.from.bytes.data(), e->Address.sin6_addr, 16);
+    reply.payload = ipv6Data(io, r.reply, r.data.size());
+  }
+  if (status == IP_SUCCESS && count > 0) {
+    // RTT comes from QueryPerformanceCounter (the monotonic clock); the OS value has whole
+    // milliseconds only and is kept as a cross-check.
+    const auto qpc_ms = std::chrono::duration<double, std::milli>(now - r.sent).count();
+    if (qpc_ms + 1.0 < static_cast<double>(os_rtt_ms) ||
+        qpc_ms > static_cast<double>(os_rtt_ms) + 16.0)
+      spdlog::debug("RTT {:.3f} ms by QPC vs {} ms by the OS", qpc_ms, os_rtt_ms);
+    sink_->onReply(reply);
+    return;
+  }
+  if (status == IP_REQ_TIMED_OUT) return;  // the probe's own deadline counts it
+  // Every other status ends the probe now, with its reason (a success without a parsed reply
+  // is a failure of the helper).
+  const ErrorReason reason = statusReason(status).value_or(ErrorReason::kSendFailed);
+  if (reason == ErrorReason::kSendFailed) noteStatus("IP status", status, r.target);
+  sink_->onError(r.family, {r.target, r.sequence, reason});
 }
 
 }  // namespace reachmon::core::win

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 #include <stdexcept>
 
@@ -85,17 +86,39 @@ Engine::Events WinEngine::wait(Duration timeout, ReplySink& sink) {
   return events;
 }
 
+namespace {
+
+// Waits alertably, so that completions run, until nothing is in flight or `budget` (real time:
+// the service manager's and the OS shutdown's clocks) has passed. True when nothing is left.
+bool drain(const IcmpTransport& icmp, std::chrono::milliseconds budget) {
+  const auto end = std::chrono::steady_clock::now() + budget;
+  while (icmp.inFlight() > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    SleepEx(static_cast<DWORD>(std::clamp<std::int64_t>(left.count(), 1, 10)), TRUE);
+  }
+  return true;
+}
+
+}  // namespace
+
 void WinEngine::finish(ReplySink& sink) {
   CancelWaitableTimer(timer_.get());
-  // Every request in flight still owns buffers that Windows writes into: wait alertably for
-  // all completions (bounded by the longest timeout) before the handles and buffers go.
-  const TimePoint deadline = clock_->now() + icmp_.longestTimeout() + Duration{1'000'000'000};
+  // Every request in flight still owns buffers that Windows writes into. Cancel them all and
+  // wait (alertably) for their APCs; if the helper ignores the cancellation, close the handles,
+  // which cancels too; what still does not complete is abandoned (leaked, never freed). Bounded
+  // at 2 s whatever the timeouts, so a stop never waits out probes.
   icmp_.deliverTo(&sink);
-  while (icmp_.inFlight() > 0 && clock_->now() < deadline) {
-    const auto left_ms = (deadline - clock_->now()).count() / 1'000'000;
-    SleepEx(static_cast<DWORD>(std::clamp<std::int64_t>(left_ms, 1, 100)), TRUE);
+  if (icmp_.inFlight() > 0) {
+    icmp_.cancelAll();
+    if (!drain(icmp_, kCancelBudget)) {
+      spdlog::warn("{} ICMP requests ignored their cancellation; closing the ICMP handles",
+                   icmp_.inFlight());
+      icmp_.closeHandles();
+      if (!drain(icmp_, kCloseBudget)) icmp_.abandon();
+    }
   }
-  if (icmp_.inFlight() > 0) icmp_.abandon();
   icmp_.deliverTo(nullptr);
 }
 

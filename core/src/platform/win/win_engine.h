@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -52,6 +53,10 @@ class WinEngine final : public Engine {
   // QueryPerformanceCounter at the send and when the completion APC runs; the OS's own RTT has
   // whole milliseconds only.
   std::string rttTimestamps() const override { return "user_space"; }
+
+  // How long finish() waits for cancelled requests, then for those of closed handles.
+  static constexpr std::chrono::milliseconds kCancelBudget{1500};
+  static constexpr std::chrono::milliseconds kCloseBudget{300};
 
  private:
   // Runs on a system thread: only flags the change and wakes the probe thread.
