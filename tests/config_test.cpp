@@ -87,6 +87,23 @@ TEST_CASE("Config: a timeout may exceed the interval, up to one minute", "[confi
   CHECK(r.config->targets[1].probe.timeout == 1min);
 }
 
+TEST_CASE("Config: tos set on Windows is a warning with its path, nothing on Linux", "[config]") {
+  const auto r = config::parseConfig(
+      R"({"defaults":{"tos":184},"sources":[{"name":"a","address":"::1"}],
+          "targets":[{"name":"t","host":"::1"},{"name":"u","host":"::1","tos":32},
+                     {"name":"v","host":"::1","tos":0}]})");
+  REQUIRE(r.ok());
+  CHECK(config::platformWarnings(*r.config, "linux").empty());
+  const auto w = config::platformWarnings(*r.config, "windows");
+  REQUIRE(w.size() == 2);
+  CHECK(w[0].where == "$.defaults.tos");
+  CHECK(w[0].message.find("tos 184 is ignored on Windows") == 0);
+  CHECK(w[1].where == "$.targets[1].tos");
+  const auto plain = config::parseConfig(
+      R"({"sources":[{"name":"a","address":"::1"}],"targets":[{"name":"t","host":"::1"}]})");
+  CHECK(config::platformWarnings(*plain.config, "windows").empty());
+}
+
 TEST_CASE("Duration: units and rejects", "[config]") {
   CHECK(config::parseDuration("250ms") == 250ms);
   CHECK(config::parseDuration("1s") == 1s);

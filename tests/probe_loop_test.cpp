@@ -100,7 +100,48 @@ TEST_CASE("ProbeLoop: an interface change reported by the engine moves the sourc
   CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.1"));  // nothing reported yet
   rig.engine->changed = true;
   rig.loop->turn(0ms);
+  const int lists = rig.engine->interface_lists.load();
+  // A burst of notifications over the settling time is one re-listing, at its end.
+  for (int i = 0; i < 5; ++i) {
+    rig.clock->advance(core::ProbeLoop::kInterfaceSettle / 10);
+    rig.engine->changed = true;
+    rig.loop->turn(0ms);
+  }
+  CHECK(rig.engine->interface_lists.load() == lists);
+  CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.1"));
+  rig.clock->advance(core::ProbeLoop::kInterfaceSettle);
+  rig.loop->turn(0ms);
+  CHECK(rig.engine->interface_lists.load() == lists + 1);
   CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.77"));
+  rig.clock->advance(core::ProbeLoop::kInterfaceSettle);
+  rig.loop->turn(0ms);
+  CHECK(rig.engine->interface_lists.load() == lists + 1);  // nothing new reported
+}
+
+TEST_CASE("ProbeLoop: a coarse timer does not pile sends up behind the minimum gap",
+          "[probe_loop]") {
+  Rig rig;
+  // A timer that fires only on 15.625 ms ticks, like Windows' default timer, while 1,000 paths
+  // are due 1 ms apart and every send must keep 50 us from the previous one.
+  rig.engine->sim_clock = rig.clock.get();
+  rig.engine->timer_resolution = 15625us;
+  core::PathSet set{{source()}, {}};
+  for (int i = 0; i < 1000; ++i)
+    set.paths.push_back(path("t" + std::to_string(i), "198.51.100.1", 1s, 500ms));
+  rig.loop->apply(set, 50us);
+  const auto end = rig.clock->now() + 3s;
+  while (rig.clock->now() < end) rig.loop->turn(core::ProbeLoop::kMaxSleep);
+  const auto& sent = rig.engine->fakeTransport().sent;
+  // Every probe due in the 3 s left (a tick's worth may still wait for the next one)...
+  CHECK(sent.size() >= 3000 - 16);
+  for (std::size_t i = 1; i < sent.size(); ++i) CHECK(sent[i].at - sent[i - 1].at >= 50us);
+  // ...and none later than a tick plus the gaps of the probes due in it (the histogram's
+  // bucket for that is 50 ms; piling up, delays would grow by a tick per probe).
+  const auto& delay = rig.loop->stats().send_delay;
+  std::uint64_t within_50ms = 0;
+  for (std::size_t i = 0; i < delay.bounds().size() && delay.bounds()[i] <= 0.05; ++i)
+    within_50ms += delay.bucketCount(i);
+  CHECK(within_50ms == delay.count());
 }
 
 TEST_CASE("ProbeLoop: without change notifications, interfaces are re-listed every 30 s",

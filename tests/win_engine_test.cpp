@@ -12,6 +12,7 @@
 
 #include "fake_icmp_api.h"
 #include "fakes.h"
+#include "platform/win/interfaces_win.h"
 #include "probe_loop.h"
 
 using namespace reachmon;
@@ -421,6 +422,77 @@ TEST_CASE("WinEngine: a failed I/O status or a local failure ends the probe at o
     CHECK(s.timed_out.load() == 0);
   }
   rig.loop->finish();
+}
+
+TEST_CASE("WinEngine: only preferred addresses are sources, and a down link has none usable",
+          "[win]") {
+  // A hand-built GetAdaptersAddresses list: one adapter up with a preferred IPv4 address and
+  // IPv6 addresses in every DAD state, one adapter down that keeps its address.
+  struct Address {
+    sockaddr_in6 sa{};
+    IP_ADAPTER_UNICAST_ADDRESS u{};
+  };
+  auto v6 = [](const char* text, IP_DAD_STATE state) {
+    auto a = std::make_unique<Address>();
+    a->sa.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, text, &a->sa.sin6_addr);
+    a->u.Address.lpSockaddr = reinterpret_cast<sockaddr*>(&a->sa);
+    a->u.DadState = state;
+    return a;
+  };
+  auto v4 = [](const char* text, IP_DAD_STATE state) {
+    auto a = std::make_unique<Address>();
+    auto* sin = reinterpret_cast<sockaddr_in*>(&a->sa);
+    sin->sin_family = AF_INET;
+    inet_pton(AF_INET, text, &sin->sin_addr);
+    a->u.Address.lpSockaddr = reinterpret_cast<sockaddr*>(&a->sa);
+    a->u.DadState = state;
+    return a;
+  };
+  std::vector<std::unique_ptr<Address>> up_list;
+  up_list.push_back(v4("192.0.2.9", IpDadStatePreferred));
+  up_list.push_back(v6("2001:db8::1", IpDadStateTentative));
+  up_list.push_back(v6("2001:db8::2", IpDadStateDuplicate));
+  up_list.push_back(v6("2001:db8::3", IpDadStateDeprecated));
+  up_list.push_back(v6("2001:db8::4", IpDadStateInvalid));
+  up_list.push_back(v6("2001:db8::5", IpDadStatePreferred));
+  for (std::size_t i = 0; i + 1 < up_list.size(); ++i) up_list[i]->u.Next = &up_list[i + 1]->u;
+  auto down_address = v4("192.0.2.77", IpDadStatePreferred);
+  IP_ADAPTER_ADDRESSES up{}, down{};
+  wchar_t up_name[] = L"Ethernet 2", down_name[] = L"Wi-Fi";
+  char up_guid[] = "{4D36E972-E325-11CE-BFC1-08002BE10318}", down_guid[] = "{1}";
+  up.FriendlyName = up_name;
+  up.AdapterName = up_guid;
+  up.IfIndex = 12;
+  up.OperStatus = IfOperStatusUp;
+  up.FirstUnicastAddress = &up_list.front()->u;
+  up.Next = &down;
+  down.FriendlyName = down_name;
+  down.AdapterName = down_guid;
+  down.IfIndex = 7;
+  down.OperStatus = IfOperStatusDown;
+  down.FirstUnicastAddress = &down_address->u;
+  const auto list = core::win::interfacesFrom(&up);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].name == "Ethernet 2");
+  CHECK(list[0].up);
+  CHECK(list[0].addresses == std::vector<core::IpAddress>{ip("192.0.2.9"), ip("2001:db8::5")});
+  CHECK_FALSE(list[1].up);
+  core::SourceSpec wan{"wan", core::Family::kIpv6, std::nullopt, "Ethernet 2"};
+  CHECK(core::pickSourceAddress(wan, list) == ip("2001:db8::5"));
+  core::SourceSpec wifi{"wifi", core::Family::kIpv4, std::nullopt, "Wi-Fi"};
+  CHECK_FALSE(core::pickSourceAddress(wifi, list).has_value());  // down, address kept or not
+}
+
+TEST_CASE("WinEngine: the schedule's timer is high-resolution or says how coarse it is", "[win]") {
+  auto clock = std::make_shared<core::SteadyClock>();
+  auto api = std::make_shared<FakeIcmpApi>(*clock);
+  core::win::WinEngine engine(api, clock, fakeInterfaces());
+  // 1 ms with a high-resolution timer, 2 ms with timeBeginPeriod(1), 16 ms otherwise: the loop
+  // polls instead of waiting on the timer for gaps shorter than this (probe_loop_test shows
+  // that a coarse timer then piles nothing up).
+  CHECK(engine.timerResolution() > 0ms);
+  CHECK(engine.timerResolution() <= 16ms);
 }
 
 TEST_CASE("WinEngine: wake() ends a wait from another thread", "[win]") {

@@ -520,4 +520,21 @@ LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text) 
   return parseConfig(*bytes);
 }
 
+std::vector<ConfigError> platformWarnings(const Config& config, std::string_view platform) {
+  std::vector<ConfigError> out;
+  if (platform != "windows") return out;
+  const std::string why =
+      " is ignored on Windows: the ICMP helper (IcmpSendEcho2Ex) does not set the TOS byte or "
+      "traffic class of echo requests";
+  if (config.defaults.tos != 0)
+    out.push_back({"$.defaults.tos", "tos " + std::to_string(config.defaults.tos) + why});
+  for (std::size_t i = 0; i < config.targets.size(); ++i) {
+    const auto tos = config.targets[i].probe.tos;
+    if (tos != 0 && tos != config.defaults.tos)
+      out.push_back(
+          {"$.targets[" + std::to_string(i) + "].tos", "tos " + std::to_string(tos) + why});
+  }
+  return out;
+}
+
 }  // namespace reachmon::config

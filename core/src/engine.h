@@ -31,6 +31,9 @@ class Engine {
   // Waits at most `timeout` (zero: only takes what has already arrived) and returns early on
   // wake() or an OS event. Replies and ICMP errors that arrive meanwhile go to `sink`.
   virtual Events wait(Duration timeout, ReplySink& sink) = 0;
+  // The shortest wait the engine's timer can time: waits shorter than this may last until the
+  // timer's next tick. Zero when waits are precise (Linux timerfd).
+  virtual Duration timerResolution() const { return Duration{0}; }
   // Makes the current or next wait() return soon. Any thread.
   virtual void wake() = 0;
   // Called on the probe thread after the last wait() of a run (stop()): settles requests still

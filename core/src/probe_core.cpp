@@ -149,6 +149,10 @@ TimePoint ProbeCore::nextWake() const {
   return wake;
 }
 
+bool ProbeCore::paced() const {
+  return !sends_.empty() && sends_.front().when < last_send_ + min_send_gap_;
+}
+
 void ProbeCore::runDue() {
   TimePoint now = clock_.now();
   monitor_stats_.heartbeat_ns.store(now.count(), std::memory_order_relaxed);

@@ -40,6 +40,8 @@ class ProbeCore final : public ReplySink {
 
   // When runDue() next has work; TimePoint::max() when idle.
   TimePoint nextWake() const;
+  // True when a send is due and waits only for the minimum send gap.
+  bool paced() const;
   // Times out expired probes, then sends what is due (respecting the minimum send gap).
   void runDue();
   // Probes of `family` waiting for their outcome (for tests and diagnostics).

@@ -55,12 +55,21 @@ void ProbeLoop::turn(Duration max_wait) {
   takeMailbox();
   core_.runDue();
   const TimePoint now = clock_->now();
-  if (!engine_->watchesInterfaces() && now >= next_rescan_) {
+  if ((relist_at_ && now >= *relist_at_) ||
+      (!engine_->watchesInterfaces() && now >= next_rescan_)) {
     core_.setInterfaces(engine_->interfaces());
+    relist_at_.reset();
     next_rescan_ = now + kRescanInterval;
   }
-  const Duration timeout = std::clamp(core_.nextWake() - now, Duration{0}, max_wait);
-  if (engine_->wait(timeout, core_).interfaces_changed) core_.setInterfaces(engine_->interfaces());
+  TimePoint next = core_.nextWake();
+  if (relist_at_) next = std::min(next, *relist_at_);
+  Duration timeout = std::clamp(next - now, Duration{0}, max_wait);
+  // A send that is due and waits only for the minimum gap (microseconds) would wait a whole
+  // tick of a coarse timer, and every send after it too: poll instead, so a wake-up sends all
+  // that is due, paced by the gap.
+  if (timeout < engine_->timerResolution() && core_.paced()) timeout = Duration{0};
+  if (engine_->wait(timeout, core_).interfaces_changed && !relist_at_)
+    relist_at_ = clock_->now() + kInterfaceSettle;
 }
 
 void ProbeLoop::run() {

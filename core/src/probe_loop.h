@@ -24,6 +24,9 @@ class ProbeLoop final : public Monitor {
   static constexpr Duration kMaxSleep{500'000'000};
   // How often interfaces are re-listed when the engine cannot watch them.
   static constexpr Duration kRescanInterval{30'000'000'000LL};
+  // After a reported interface change, how long further changes are gathered before the one
+  // re-listing (an address change comes as a burst of notifications).
+  static constexpr Duration kInterfaceSettle{100'000'000};
 
   // `clock` is shared with the engine, which reads it on the probe thread.
   ProbeLoop(std::shared_ptr<const Clock> clock, std::unique_ptr<Engine> engine, std::uint64_t seed);
@@ -58,6 +61,7 @@ class ProbeLoop final : public Monitor {
   std::unique_ptr<Engine> engine_;
   ProbeCore core_;  // sends through engine_'s transport: declared after it
   TimePoint next_rescan_{};
+  std::optional<TimePoint> relist_at_;  // a reported change waits to be re-listed
   std::thread thread_;
   std::atomic<bool> running_{false};  // between start() and stop(): apply() posts, not applies
   std::atomic<bool> stopping_{false};

@@ -96,6 +96,13 @@ class FakeEngine final : public core::Engine {
   bool watchesInterfaces() const override { return watching; }
   Events wait(core::Duration timeout, core::ReplySink& sink) override {
     waits.push_back(timeout);
+    if (sim_clock) {  // the wait takes fake time: a timer firing on its next tick, or a poll
+      const auto now = sim_clock->now().count();
+      const auto due = now + timeout.count();
+      const auto tick = timer_resolution.count();
+      const auto fired = tick > 0 && timeout.count() > 0 ? (due + tick - 1) / tick * tick : due;
+      sim_clock->set(core::TimePoint(std::max(fired, now + 1'000)));  // a poll costs 1 us
+    }
     {
       std::unique_lock lock(mutex_);
       if (block) cv_.wait_for(lock, std::min<core::Duration>(timeout, 5ms), [&] { return woken_; });
@@ -118,6 +125,7 @@ class FakeEngine final : public core::Engine {
   void finish(core::ReplySink&) override { ++finishes; }
   std::string name() const override { return "fake"; }
   std::string rttTimestamps() const override { return "user_space"; }
+  core::Duration timerResolution() const override { return timer_resolution; }
 
   FakeTransport& fakeTransport() { return transport_; }
   void setInterfaces(std::vector<core::InterfaceInfo> list) {
@@ -128,6 +136,10 @@ class FakeEngine final : public core::Engine {
   std::vector<core::InterfaceInfo> host_interfaces = interfacesWith({ip("192.0.2.1")});
   bool watching = true;
   bool block = true;
+  // With sim_clock set, each wait advances it as a timer of `timer_resolution` would: to the
+  // first tick (a multiple of the resolution) at or after the deadline.
+  FakeClock* sim_clock = nullptr;
+  core::Duration timer_resolution{0};
   std::vector<core::EchoReply> inbox;
   std::vector<core::Duration> waits;
   std::atomic<bool> changed{false};

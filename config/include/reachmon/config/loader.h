@@ -34,4 +34,9 @@ std::optional<std::string> readConfigText(const std::filesystem::path& file);
 // `text`, if given, receives the bytes that were validated (empty when unreadable).
 LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text = nullptr);
 
+// Settings of a valid config that the probe engine of `platform` ("linux", "windows") cannot
+// honour, one warning each with its JSON path. The config stays valid: they are logged.
+// Windows: `tos` (IcmpSendEcho2Ex ignores IP_OPTION_INFORMATION.Tos).
+std::vector<ConfigError> platformWarnings(const Config& config, std::string_view platform);
+
 }  // namespace reachmon::config

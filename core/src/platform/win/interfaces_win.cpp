@@ -1,32 +1,23 @@
-#include <cstring>
-#include <vector>
+#include "interfaces_win.h"
 
-#include "reachmon/core/interfaces.h"
-#include "win.h"
+#include <cstring>
 
 namespace reachmon::core {
+namespace win {
 
-std::vector<InterfaceInfo> listInterfaces() {
+std::vector<InterfaceInfo> interfacesFrom(const IP_ADAPTER_ADDRESSES* first) {
   std::vector<InterfaceInfo> out;
-  ULONG size = 16 * 1024;
-  std::vector<unsigned char> buf;
-  ULONG rc = ERROR_BUFFER_OVERFLOW;
-  for (int attempt = 0; attempt < 4 && rc == ERROR_BUFFER_OVERFLOW; ++attempt) {
-    buf.resize(size);
-    rc = GetAdaptersAddresses(
-        AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER,
-        nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buf.data()), &size);
-  }
-  if (rc != NO_ERROR) return out;
-  for (auto* a = reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buf.data()); a; a = a->Next) {
+  for (const auto* a = first; a; a = a->Next) {
     InterfaceInfo info;
     info.name = toUtf8(a->FriendlyName ? a->FriendlyName : L"");
     info.index = a->IfIndex ? a->IfIndex : a->Ipv6IfIndex;
     info.up = a->OperStatus == IfOperStatusUp;
     info.luid = a->Luid.Value;
     info.guid = a->AdapterName ? a->AdapterName : "";
-    for (auto* u = a->FirstUnicastAddress; u; u = u->Next) {
+    for (const auto* u = a->FirstUnicastAddress; u; u = u->Next) {
+      if (u->DadState != IpDadStatePreferred) continue;
       const sockaddr* sa = u->Address.lpSockaddr;
+      if (!sa) continue;
       IpAddress ip;
       if (sa->sa_family == AF_INET) {
         ip.family = Family::kIpv4;
@@ -44,6 +35,22 @@ std::vector<InterfaceInfo> listInterfaces() {
     out.push_back(std::move(info));
   }
   return out;
+}
+
+}  // namespace win
+
+std::vector<InterfaceInfo> listInterfaces() {
+  ULONG size = 16 * 1024;
+  std::vector<unsigned char> buf;
+  ULONG rc = ERROR_BUFFER_OVERFLOW;
+  for (int attempt = 0; attempt < 4 && rc == ERROR_BUFFER_OVERFLOW; ++attempt) {
+    buf.resize(size);
+    rc = GetAdaptersAddresses(
+        AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER,
+        nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buf.data()), &size);
+  }
+  if (rc != NO_ERROR) return {};
+  return win::interfacesFrom(reinterpret_cast<const IP_ADAPTER_ADDRESSES*>(buf.data()));
 }
 
 }  // namespace reachmon::core

@@ -10,9 +10,14 @@
 #define PIO_APC_ROUTINE_DEFINED  // icmpapi.h: declare ApcRoutine parameters as PIO_APC_ROUTINE
 #include <iphlpapi.h>
 #include <icmpapi.h>
+#include <timeapi.h>
 // clang-format on
 
 #include "reachmon/core/os_text.h"
+
+#ifndef CREATE_WAITABLE_TIMER_HIGH_RESOLUTION  // Windows 10 1803; MinGW's headers lack it
+#define CREATE_WAITABLE_TIMER_HIGH_RESOLUTION 0x00000002
+#endif
 
 // libiphlpapi.a exports IcmpSendEcho2Ex but MinGW's icmpapi.h does not declare it.
 extern "C" DWORD WINAPI IcmpSendEcho2Ex(HANDLE IcmpHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine,

@@ -26,10 +26,9 @@ WinEngine::WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> 
       clock_(std::move(clock)),
       fixed_interfaces_(std::move(interfaces)),
       icmp_(*api_, *clock_),
-      wake_event_(CreateEventW(nullptr, FALSE, FALSE, nullptr)),
-      timer_(CreateWaitableTimerW(nullptr, FALSE, nullptr)) {
+      wake_event_(CreateEventW(nullptr, FALSE, FALSE, nullptr)) {
   if (!wake_event_) fail("CreateEvent");
-  if (!timer_) fail("CreateWaitableTimer");
+  createTimer();
   if (fixed_interfaces_) return;
   if (const DWORD rc = NotifyUnicastIpAddressChange(AF_UNSPEC, &WinEngine::onAddressChange, this,
                                                     FALSE, &notify_);
@@ -38,18 +37,57 @@ WinEngine::WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> 
                  osErrorText(static_cast<int>(rc)));
     notify_ = nullptr;
   }
+  // A link can go down and keep its addresses: its sources must still become unavailable.
+  if (const DWORD rc = NotifyIpInterfaceChange(AF_UNSPEC, &WinEngine::onInterfaceChange, this,
+                                               FALSE, &interface_notify_);
+      rc != NO_ERROR) {
+    spdlog::warn(
+        "no interface up/down notifications ({}); links going down are seen when "
+        "addresses change or every 30 s",
+        osErrorText(static_cast<int>(rc)));
+    interface_notify_ = nullptr;
+  }
+}
+
+void WinEngine::createTimer() {
+  // A default waitable timer ticks every 15.6 ms: a probe due in between would leave up to a
+  // tick late. High-resolution timers exist since Windows 10 1803; before, raise the system
+  // timer resolution to 1 ms while the engine lives.
+  timer_ = Handle(CreateWaitableTimerExW(nullptr, nullptr, CREATE_WAITABLE_TIMER_HIGH_RESOLUTION,
+                                         TIMER_ALL_ACCESS));
+  if (timer_) {
+    timer_resolution_ = std::chrono::milliseconds(1);
+    return;
+  }
+  timer_ = Handle(CreateWaitableTimerW(nullptr, FALSE, nullptr));
+  if (!timer_) fail("CreateWaitableTimer");
+  period_raised_ = timeBeginPeriod(1) == TIMERR_NOERROR;
+  timer_resolution_ = period_raised_ ? std::chrono::milliseconds(2) : std::chrono::milliseconds(16);
+  spdlog::info("no high-resolution waitable timer; {}",
+               period_raised_ ? "timer resolution raised to 1 ms (timeBeginPeriod)"
+                              : "sends may leave up to 16 ms late");
 }
 
 WinEngine::~WinEngine() {
   // Waits for a notification callback that is running, so none can touch a destroyed engine.
   if (notify_) CancelMibChangeNotify2(notify_);
+  if (interface_notify_) CancelMibChangeNotify2(interface_notify_);
+  if (period_raised_) timeEndPeriod(1);
+}
+
+void WinEngine::flagInterfaceChange() {
+  interfaces_changed_.store(true, std::memory_order_release);
+  wake();
 }
 
 void NETIOAPI_API_ WinEngine::onAddressChange(PVOID self, PMIB_UNICASTIPADDRESS_ROW,
                                               MIB_NOTIFICATION_TYPE) {
-  auto* engine = static_cast<WinEngine*>(self);
-  engine->interfaces_changed_.store(true, std::memory_order_release);
-  engine->wake();
+  static_cast<WinEngine*>(self)->flagInterfaceChange();
+}
+
+void NETIOAPI_API_ WinEngine::onInterfaceChange(PVOID self, PMIB_IPINTERFACE_ROW,
+                                                MIB_NOTIFICATION_TYPE) {
+  static_cast<WinEngine*>(self)->flagInterfaceChange();
 }
 
 std::vector<InterfaceInfo> WinEngine::interfaces() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "../../engine.h"
@@ -22,6 +23,14 @@ class Handle {
   explicit Handle(HANDLE h) : h_(h) {}
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      if (h_) CloseHandle(h_);
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
   ~Handle() {
     if (h_) CloseHandle(h_);
   }
@@ -34,9 +43,9 @@ class Handle {
 
 class WinEngine final : public Engine {
  public:
-  // With `interfaces` unset the engine lists the host's interfaces and follows address changes
-  // (NotifyUnicastIpAddressChange); tests pass a fixed list instead. Throws std::runtime_error
-  // when the ICMP helper cannot be opened.
+  // With `interfaces` unset the engine lists the host's interfaces and follows their address and
+  // up/down changes (NotifyUnicastIpAddressChange, NotifyIpInterfaceChange); tests pass a fixed
+  // list instead. Throws std::runtime_error when the ICMP helper cannot be opened.
   WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> clock,
             std::optional<std::vector<InterfaceInfo>> interfaces);
   ~WinEngine() override;
@@ -48,6 +57,7 @@ class WinEngine final : public Engine {
   bool watchesInterfaces() const override { return fixed_interfaces_ || notify_ != nullptr; }
   Events wait(Duration timeout, ReplySink& sink) override;
   void wake() override { SetEvent(wake_event_.get()); }
+  Duration timerResolution() const override { return timer_resolution_; }
   void finish(ReplySink& sink) override;
   std::string name() const override { return "iphlpapi"; }
   // QueryPerformanceCounter at the send and when the completion APC runs; the OS's own RTT has
@@ -59,9 +69,13 @@ class WinEngine final : public Engine {
   static constexpr std::chrono::milliseconds kCloseBudget{300};
 
  private:
-  // Runs on a system thread: only flags the change and wakes the probe thread.
+  // Run on a system thread: only flag the change and wake the probe thread.
   static void NETIOAPI_API_ onAddressChange(PVOID self, PMIB_UNICASTIPADDRESS_ROW,
                                             MIB_NOTIFICATION_TYPE);
+  static void NETIOAPI_API_ onInterfaceChange(PVOID self, PMIB_IPINTERFACE_ROW,
+                                              MIB_NOTIFICATION_TYPE);
+  void flagInterfaceChange();
+  void createTimer();
 
   std::shared_ptr<IcmpApi> api_;
   std::shared_ptr<const Clock> clock_;
@@ -69,9 +83,12 @@ class WinEngine final : public Engine {
   IcmpTransport icmp_;
   Handle wake_event_;  // auto-reset: set by wake() and by address-change notifications
   Handle timer_;       // the next deadline
+  Duration timer_resolution_{0};
+  bool period_raised_ = false;  // timeBeginPeriod(1) in force (no high-resolution timer)
   std::atomic<bool> interfaces_changed_{false};
   bool wait_failing_ = false;
-  HANDLE notify_ = nullptr;  // NotifyUnicastIpAddressChange registration
+  HANDLE notify_ = nullptr;            // NotifyUnicastIpAddressChange registration
+  HANDLE interface_notify_ = nullptr;  // NotifyIpInterfaceChange registration
 };
 
 }  // namespace reachmon::core::win
