@@ -377,6 +377,21 @@ TEST_CASE("WinEngine: requests that ignore cancellation are cut off: the stop st
   CHECK(rig.stats("t").replied.load() >= 1);
 }
 
+TEST_CASE("WinEngine: a handle that refuses CancelIoEx (Wine's) is closed at once", "[win]") {
+  Rig rig;
+  rig.api->cancel_refused = true;
+  rig.api->fallback = {Mode::kHold, IP_SUCCESS, 0, 0ms};
+  rig.loop->apply({{source("a", "192.0.2.1")}, {path("a", "t", "198.51.100.1", 1s, 60s)}},
+                  core::Duration{0});
+  rig.runFor(10ms, 1ms);
+  REQUIRE(rig.api->heldCount() == 1);
+  rig.loop->finish();
+  // Closing the handle cancelled the request; nothing was abandoned.
+  CHECK(rig.api->closes == 2);
+  CHECK(rig.api->cancelled_completions == 1);
+  CHECK(rig.api->poisoned_at_completion == 0);
+}
+
 TEST_CASE("WinEngine: a request answered at once still owns its buffers until its APC", "[win]") {
   Rig rig;
   // IcmpSendEcho2Ex returns the reply count (1) and still queues the APC.

@@ -88,6 +88,10 @@ class FakeIcmpApi final : public core::win::IcmpApi {
   }
   BOOL cancelIo(HANDLE h) override {
     ++cancels;
+    if (cancel_refused) {  // as Wine: its ICMP handles are not kernel handles
+      SetLastError(ERROR_INVALID_HANDLE);
+      return FALSE;
+    }
     if (cancelOn(h) == 0) {
       SetLastError(ERROR_NOT_FOUND);
       return FALSE;
@@ -163,6 +167,7 @@ class FakeIcmpApi final : public core::win::IcmpApi {
   std::atomic<int> wrong_thread_completions{0};
   std::atomic<int> completions{0};
   std::atomic<int> cancelled_completions{0};
+  std::atomic<bool> cancel_refused{false};  // CancelIoEx fails with ERROR_INVALID_HANDLE
   std::atomic<int> creates{0};
   std::atomic<int> closes{0};
   std::atomic<int> cancels{0};

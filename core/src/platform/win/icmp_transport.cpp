@@ -16,7 +16,8 @@ namespace reachmon::core::win {
 // One echo request and the buffers Windows writes into until its APC has run. Owned by the
 // transport's pool; handed to the API as the APC context and released exactly once, by complete().
 struct IcmpTransport::Request {
-  static constexpr std::uint32_t kAlive = 0x52514c56;  // poisoned when released
+  static constexpr std::uint32_t kAlive = 0x52514c56;      // poisoned when released
+  static constexpr std::uint32_t kAbandoned = 0x41424e44;  // leaked by abandon(): owner gone
   std::uint32_t magic = 0;
   IcmpTransport* owner = nullptr;
   Family family = Family::kIpv4;
@@ -86,12 +87,19 @@ void IcmpTransport::closeHandles() {
   }
 }
 
-void IcmpTransport::cancelAll() {
+bool IcmpTransport::cancelAll() {
+  bool accepted = false;
   for (HANDLE h : {v4_, v6_}) {
-    if (h != INVALID_HANDLE_VALUE && !api_.cancelIo(h) && GetLastError() != ERROR_NOT_FOUND)
-      spdlog::warn("cannot cancel ICMP requests (CancelIoEx): {}",
+    if (h == INVALID_HANDLE_VALUE) continue;
+    if (api_.cancelIo(h) || GetLastError() == ERROR_NOT_FOUND) {  // NOT_FOUND: nothing on h
+      accepted = true;
+    } else {
+      // Wine's ICMP handles are not kernel handles: ERROR_INVALID_HANDLE.
+      spdlog::info("cannot cancel ICMP requests (CancelIoEx): {}",
                    osErrorText(static_cast<int>(GetLastError())));
+    }
   }
+  return accepted;
 }
 
 HANDLE IcmpTransport::handleFor(Family family) {
@@ -128,6 +136,7 @@ void IcmpTransport::abandon() {
   std::size_t leaked = 0;
   for (auto& r : requests_) {
     if (r && r->magic == Request::kAlive) {
+      r->magic = Request::kAbandoned;  // a late APC must not reach this transport
       static_cast<void>(r.release());  // never freed: a late APC may still write into it
       ++leaked;
     }
@@ -192,6 +201,7 @@ SendResult IcmpTransport::send(const EchoRequest& req) {
 
 void NTAPI IcmpTransport::onComplete(PVOID context, PIO_STATUS_BLOCK io, ULONG) {
   auto* r = static_cast<Request*>(context);
+  if (r->magic == Request::kAbandoned) return;  // given up on at a stop; its memory is leaked
   if (r->magic != Request::kAlive) {  // a second completion for one request: never touch it
     spdlog::critical("ICMP completion for a request that was already released");
     return;

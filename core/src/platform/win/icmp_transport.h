@@ -35,8 +35,8 @@ class IcmpTransport final : public Transport {
   void deliverTo(ReplySink* sink) { sink_ = sink; }
   std::size_t inFlight() const { return in_flight_; }
   // Cancels every request in flight (CancelIoEx on both handles): their APCs then run soon,
-  // with STATUS_CANCELLED, and count nothing.
-  void cancelAll();
+  // with STATUS_CANCELLED, and count nothing. False when no handle accepted the cancellation.
+  bool cancelAll();
   // Closes both handles, which also cancels what they still carry. A later send() opens them
   // again.
   void closeHandles();

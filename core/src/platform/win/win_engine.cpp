@@ -149,10 +149,8 @@ void WinEngine::finish(ReplySink& sink) {
   // at 2 s whatever the timeouts, so a stop never waits out probes.
   icmp_.deliverTo(&sink);
   if (icmp_.inFlight() > 0) {
-    icmp_.cancelAll();
-    if (!drain(icmp_, kCancelBudget)) {
-      spdlog::warn("{} ICMP requests ignored their cancellation; closing the ICMP handles",
-                   icmp_.inFlight());
+    if (!icmp_.cancelAll() || !drain(icmp_, kCancelBudget)) {
+      spdlog::warn("{} ICMP requests not cancelled; closing the ICMP handles", icmp_.inFlight());
       icmp_.closeHandles();
       if (!drain(icmp_, kCloseBudget)) icmp_.abandon();
     }
