@@ -65,8 +65,6 @@ int checkConfig(const std::vector<std::string>& args) {
     std::cerr << args[1] << ": " << result.errors.size() << " error(s)\n";
     return 1;
   }
-  for (const auto& w : config::platformWarnings(*result.config, kPlatform))
-    std::cerr << args[1] << ": warning: " << w.str() << "\n";
   std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
             << result.config->targets.size() << " targets)\n";
   return 0;
@@ -101,7 +99,6 @@ int run(const std::vector<std::string>& args) {
       options.config_path = opts["--config"];
       options.platform = kPlatform;
       options.on_ready = [&](int) { ready(); };
-      options.vet_config = vetConfigFile;
       App app(std::move(options));
       app.run(control);
       return 0;

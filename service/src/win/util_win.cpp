@@ -7,7 +7,9 @@ std::wstring dataDirectory() {
   std::wstring dir = L"C:\\ProgramData";
   if (SUCCEEDED(SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &base))) dir = base;
   if (base) CoTaskMemFree(base);
-  return dir + L"\\reachmon";
+  dir += L"\\reachmon";
+  CreateDirectoryW(dir.c_str(), nullptr);
+  return dir;
 }
 
 }  // namespace reachmon::service::win
