@@ -83,6 +83,8 @@ void App::run(Control& control) {
 }
 
 std::size_t App::applyConfig(const config::Config& cfg) {
+  for (const auto& w : config::platformWarnings(cfg, options_.platform))
+    spdlog::warn("{}: {}", options_.config_path.string(), w.str());
   resolved_ = resolveTargets(cfg, resolved_);
   next_resolve_ = std::chrono::steady_clock::now() + cfg.resolve_interval;
   auto set = buildPathSet(cfg, resolved_);

@@ -65,6 +65,8 @@ int checkConfig(const std::vector<std::string>& args) {
     std::cerr << args[1] << ": " << result.errors.size() << " error(s)\n";
     return 1;
   }
+  for (const auto& w : config::platformWarnings(*result.config, kPlatform))
+    std::cerr << args[1] << ": warning: " << w.str() << "\n";
   std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
             << result.config->targets.size() << " targets)\n";
   return 0;

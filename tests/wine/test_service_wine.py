@@ -61,6 +61,15 @@ def started(installed, log):
     return r, port
 
 
+def test_check_config_warns_that_windows_ignores_tos(wine_session, reachmon_bin, workdir):
+    path = os.path.join(workdir, "tos.json")
+    write_json(path, {"defaults": {"tos": 184}, "sources": [{"name": "lo", "address": "127.0.0.1"}],
+                      "targets": [{"name": "t", "host": "127.0.0.1"}]})
+    r = wine(reachmon_bin, "check-config", windows_path(path))
+    assert r.returncode == 0, r.stdout + r.stderr  # valid: a warning, not an error
+    assert "warning: $.defaults.tos: tos 184 is ignored on Windows" in r.stderr, r.stderr
+
+
 def test_interfaces_lists_index_luid_guid_and_addresses(wine_session, reachmon_bin):
     r = wine(reachmon_bin, "interfaces")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -125,10 +134,13 @@ def test_an_edit_plus_paramchange_brings_the_new_target_in(started, control_exe,
 def test_net_stop_returns_within_5s_and_the_scm_reports_stopped(started, log):
     start = time.monotonic()
     r = wine("net", "stop", "reachmon")
-    elapsed = time.monotonic() - start
     assert r.returncode == 0, r.stdout + r.stderr
-    assert elapsed < 5, f"net stop took {elapsed:.2f} s"
-    assert "STOPPED" in wine("sc", "query", "reachmon").stdout
+    # Wine's net stop may return while the service still reports STOP_PENDING (a stop with
+    # probes in flight takes a few hundred ms under Wine: see wine_stop); STOPPED follows.
+    wait_for("the SCM to report STOPPED",
+             lambda: "STOPPED" in wine("sc", "query", "reachmon").stdout, timeout=5)
+    elapsed = time.monotonic() - start
+    assert elapsed < 5, f"the stop took {elapsed:.2f} s"
     text = read_text(log.path)
     assert "probing" in text and "stopping" in text, \
         f"the log file under ProgramData does not record the run:\n{text[-500:]}"
