@@ -243,12 +243,16 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
   FamilyProbes& family = families_[family_index];
   const std::optional<std::uint16_t> seq = takeSequence(family);
   if (!seq) {
-    spdlog::warn(
-        "path {} -> {}: all {} {} echo sequence numbers are in flight; shorten "
-        "timeouts or lengthen intervals",
-        spec.source, spec.target, kSequences, familyName(source.address->family));
+    if (!family.exhausted) {  // once per shortage, not once per refused probe
+      spdlog::warn(
+          "all {} {} echo sequence numbers are in flight; probes fail with send_failed until "
+          "some finish: shorten timeouts or lengthen intervals",
+          kSequences, familyName(source.address->family));
+      family.exhausted = true;
+    }
     return failProbe(slot, ErrorReason::kSendFailed, 0);
   }
+  family.exhausted = false;
   const std::uint64_t nonce = rng_();
   std::memcpy(payload_.data() + sizeof kPayloadMagic, &nonce, sizeof nonce);
   const EchoRequest request{*source.address, *spec.target_address, *seq,

@@ -74,6 +74,7 @@ class ProbeCore final : public ReplySink {
     std::uint16_t next = 0;
     std::uint32_t serial = 0;
     std::size_t pending = 0;
+    bool exhausted = false;  // every number in flight, and that was logged
   };
   struct Slot {
     std::shared_ptr<const PathSpec> spec;
