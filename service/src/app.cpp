@@ -31,6 +31,7 @@ App::App(AppOptions options) : options_(std::move(options)) {}
 App::~App() = default;
 
 void App::run(Control& control) {
+  if (const std::string why = vetConfig(); !why.empty()) throw std::runtime_error(why);
   auto loaded = config::loadConfigFile(options_.config_path, &last_seen_text_);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors)
@@ -78,8 +79,15 @@ void App::run(Control& control) {
     reresolveIfDue();
   }
   spdlog::info("stopping");
+  control.noteStopProgress();  // each step: the Windows host advances STOP_PENDING's checkpoint
   http_.reset();
+  control.noteStopProgress();
   monitor_->stop();
+  control.noteStopProgress();
+}
+
+std::string App::vetConfig() const {
+  return options_.vet_config ? options_.vet_config(options_.config_path) : std::string();
 }
 
 std::size_t App::applyConfig(const config::Config& cfg) {
@@ -108,6 +116,13 @@ void App::reresolveIfDue() {
 
 std::pair<bool, std::string> App::reload(const std::string& trigger) {
   std::lock_guard lock(reload_mutex_);
+  if (const std::string why = vetConfig(); !why.empty()) {
+    reload_status_.last_successful = false;
+    // Seen: the file watch does not refuse the same text again every second.
+    last_seen_text_ = config::readConfigText(options_.config_path).value_or("");
+    spdlog::error("reload ({}) refused, keeping the running config: {}", trigger, why);
+    return {false, "config not reloaded, the running config stays:\n" + why + "\n"};
+  }
   auto loaded = config::loadConfigFile(options_.config_path, &last_seen_text_);
   if (!loaded.ok()) {
     reload_status_.last_successful = false;

@@ -101,6 +101,7 @@ int run(const std::vector<std::string>& args) {
       options.config_path = opts["--config"];
       options.platform = kPlatform;
       options.on_ready = [&](int) { ready(); };
+      options.vet_config = vetConfigFile;
       App app(std::move(options));
       app.run(control);
       return 0;

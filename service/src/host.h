@@ -1,6 +1,7 @@
 // What the operating system's service host provides to the CLI (service/src/posix, src/win).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -28,6 +29,11 @@ std::string defaultConfigPath();
 // exist yet, it is created from reachmon.example.json beside reachmon.exe (what the MSI ships),
 // so a fresh install runs at once and no installer ever writes over an operator's file.
 void prepareConfig(const std::string& config_path);
+
+// Whether `config_path` may be loaded (AppOptions::vet_config): empty if so, else why not. Windows:
+// a config that a principal other than SYSTEM, Administrators or TrustedInstaller can write is
+// refused by the service and only warned about in a console run; Linux: always empty.
+std::string vetConfigFile(const std::filesystem::path& config_path);
 
 // Commands only this platform has (Windows: install, uninstall), with their --help text.
 std::optional<int> runPlatformCommand(const std::vector<std::string>& args);

@@ -23,17 +23,12 @@ class WineSession:
 
     A wineserver exits once only system processes are left, and Wine then shuts its services
     down; "wineserver -p" alone did not always prevent that here (it races with the first wine
-    command, which may start a server of its own). So: end any server still running, start a
-    persistent one, wait until it answers, and keep a user process (a cmd.exe waiting on its
-    stdin) attached until the test ends."""
+    command, which may start a server of its own). So: start a persistent one (start_server),
+    and keep a user process (a cmd.exe waiting on its stdin) attached until the test ends."""
 
     def __enter__(self):
-        subprocess.run(["wineserver", "-k"], capture_output=True)
-        subprocess.run(["wineserver", "-w"], capture_output=True)
-        self.server = subprocess.Popen(["wineserver", "-p"], stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.server = start_server([])
         try:
-            wine("cmd", "/c", "exit")  # returns once the server is up
             self.anchor = subprocess.Popen(["wine", "cmd"], stdin=subprocess.PIPE,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except BaseException:
@@ -49,6 +44,53 @@ class WineSession:
             self.anchor.kill()
         subprocess.run(["wineserver", "-k"], capture_output=True)
         self.server.wait(10)
+
+
+def start_server(command_prefix):
+    """Ends any wineserver of the prefix, starts a persistent one in the foreground
+    (`command_prefix`, e.g. `ip netns exec NS`, runs it) and returns it once it accepts clients.
+    What it says, and its exit status, go to server_log_path(): a server that dies mid-test
+    shows why in the diagnostics."""
+    subprocess.run(["wineserver", "-k"], capture_output=True)
+    subprocess.run(["wineserver", "-w"], capture_output=True)
+    prefix = os.environ["WINEPREFIX"]
+    socket_path = server_socket_path(prefix)
+    # scripts/test-windows names a wineserver that survives a known Wine bug: see there.
+    script = ('"${REACHMON_WINESERVER:-wineserver}" -f -p; '
+              'echo "wineserver exited with status $?" >&2')
+    if os.path.exists(socket_path):  # left by a server that was killed (none runs now)
+        os.unlink(socket_path)
+    with open(server_log_path(prefix), "ab") as log:
+        server = subprocess.Popen([*command_prefix, "sh", "-c", script], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        # A wine command started before the socket exists would start a server of its own.
+        wait_for("the wineserver to accept clients",
+                 lambda: server.poll() is not None or os.path.exists(socket_path), timeout=30,
+                 interval=0.02)
+        if server.poll() is not None:
+            raise AssertionError("the wineserver exited at once: " + read_text(server_log_path(prefix))[-500:])
+    except BaseException:
+        subprocess.run(["wineserver", "-k"], capture_output=True)
+        raise
+    return server
+
+
+def server_socket_path(prefix):
+    """The socket a prefix's wineserver listens on: <dir>/server-<dev>-<inode>/socket, where
+    <dir> is /tmp/.wine-<uid>, or the directory Debian's Wine names in <prefix>/wineserver."""
+    st = os.stat(prefix)
+    base = os.path.join(tempfile.gettempdir(), f".wine-{os.getuid()}")
+    named = os.path.join(prefix, "wineserver")
+    if os.path.exists(named):
+        base = os.path.join(tempfile.gettempdir(), read_text(named).strip())
+    return os.path.join(base, f"server-{st.st_dev:x}-{st.st_ino:x}", "socket")
+
+
+def server_log_path(prefix=None):
+    """Where the session's wineserver writes its own messages (a crash, an assertion): a file
+    in the prefix, shown by diagnostics()."""
+    return os.path.join(prefix or os.environ["WINEPREFIX"], "wineserver.log")
 
 
 def windows_path(path):
@@ -107,6 +149,10 @@ def diagnostics(prefix):
         parts.append(f"server directory {server_dir}: {listing}")
     except OSError as e:
         parts.append(f"server directory: {e}")
+    server_messages = read_text(server_log_path(prefix)) if os.path.exists(
+        server_log_path(prefix)) else ""
+    if server_messages:
+        parts.append("wineserver said:\n" + server_messages[-2000:])
     parts.append(subprocess.run(["ps", "-eo", "pid,ppid,etime,args"], capture_output=True,
                                 text=True).stdout[-4000:])
     return "\n".join(parts)

@@ -1,7 +1,8 @@
 """reachmon.exe as a Windows service under Wine's service control manager, end to end:
-install, start, scrape /metrics from Linux, PARAMCHANGE, config edit, stop within 5 s,
-uninstall, and the same command in console mode stopped by Ctrl-C. (Wine ignores the service
-account and SourceAddress; see docs/windows.md.)
+install, start, scrape /metrics from Linux, PARAMCHANGE, config edit, stop within 5 s (the SCM
+status read back with QueryServiceStatus: RUNNING, then STOPPED with exit code 0), uninstall,
+and the same command in console mode stopped by Ctrl-C. (Wine ignores the service account and
+SourceAddress; see docs/windows.md.)
 
 Wine's sc.exe has no "control" command, so PARAMCHANGE goes through tests/tools/service_control.
 
@@ -21,6 +22,7 @@ from wine_testlib import ServiceLog, wine, windows_path
 
 SERVICE_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\reachmon"
 EVENTLOG_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\reachmon"
+SERVICE_STOPPED, SERVICE_RUNNING = 1, 4
 SELF = {"name": "self", "host": "127.0.0.1"}
 ADDED = {"name": "added", "host": "127.0.0.1"}
 
@@ -91,10 +93,24 @@ def test_the_event_log_source_is_registered(installed):
     assert wine("reg", "query", EVENTLOG_KEY).returncode == 0
 
 
-def test_net_start_succeeds_and_the_scm_reports_running(started):
+def service_status(control_exe):
+    """(state, checkpoint, wait hint, Win32 exit code, service-specific exit code), as
+    QueryServiceStatus reads them."""
+    r = wine(control_exe, "reachmon", "status")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return tuple(int(x) for x in r.stdout.split())
+
+
+def stopped_status(control_exe):
+    status = service_status(control_exe)
+    return status if status[0] == SERVICE_STOPPED else None
+
+
+def test_net_start_succeeds_and_the_scm_reports_running(started, control_exe):
     r, _ = started
     assert r.returncode == 0, r.stdout + r.stderr
     assert "RUNNING" in wine("sc", "query", "reachmon").stdout
+    assert service_status(control_exe) == (SERVICE_RUNNING, 0, 0, 0, 0)
 
 
 def test_metrics_from_linux_show_replied_probes_on_the_iphlpapi_engine(started):
@@ -131,16 +147,18 @@ def test_an_edit_plus_paramchange_brings_the_new_target_in(started, control_exe,
         log.since()[-500:]
 
 
-def test_net_stop_returns_within_5s_and_the_scm_reports_stopped(started, log):
+def test_net_stop_stops_the_service_within_5s_and_the_scm_reports_stopped(started, control_exe,
+                                                                         log):
     start = time.monotonic()
     r = wine("net", "stop", "reachmon")
     assert r.returncode == 0, r.stdout + r.stderr
-    # Wine's net stop may return while the service still reports STOP_PENDING (a stop with
-    # probes in flight takes a few hundred ms under Wine: see wine_stop); STOPPED follows.
-    wait_for("the SCM to report STOPPED",
-             lambda: "STOPPED" in wine("sc", "query", "reachmon").stdout, timeout=5)
+    # Wine's net stop returns as soon as ControlService has (STOP_PENDING): the stop ends when
+    # the service reports STOPPED.
+    status = wait_for("the SCM to report STOPPED", lambda: stopped_status(control_exe),
+                      timeout=10)
     elapsed = time.monotonic() - start
     assert elapsed < 5, f"the stop took {elapsed:.2f} s"
+    assert status == (SERVICE_STOPPED, 0, 0, 0, 0), "an error exit"
     text = read_text(log.path)
     assert "probing" in text and "stopping" in text, \
         f"the log file under ProgramData does not record the run:\n{text[-500:]}"

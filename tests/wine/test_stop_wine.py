@@ -16,7 +16,7 @@ import time
 
 import pytest
 from reachmon_testlib import LISTEN_ANY_PORT, Metrics, listen_port, wait_for, write_json
-from wine_testlib import ServiceLog, windows_path
+from wine_testlib import ServiceLog, start_server, windows_path
 
 pytestmark = pytest.mark.root
 
@@ -71,13 +71,8 @@ def namespace():
 @pytest.fixture(scope="module")
 def session(wine_prefix, namespace):
     """A Wine session whose every process lives in the namespace."""
-    subprocess.run(["wineserver", "-k"], capture_output=True)
-    subprocess.run(["wineserver", "-w"], capture_output=True)
-    server = subprocess.Popen(["ip", "netns", "exec", NS, "wineserver", "-p"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = start_server(["ip", "netns", "exec", NS])
     try:
-        in_ns("wine", "cmd", "/c", "exit")  # returns once the server is up
         anchor = subprocess.Popen(["ip", "netns", "exec", NS, "wine", "cmd"],
                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)

@@ -41,6 +41,8 @@ std::string defaultConfigPath() { return "/etc/reachmon/reachmon.json"; }
 
 void prepareConfig(const std::string&) {}  // the .deb installs /etc/reachmon/reachmon.json
 
+std::string vetConfigFile(const std::filesystem::path&) { return ""; }  // no check on Linux
+
 std::optional<int> runPlatformCommand(const std::vector<std::string>&) { return std::nullopt; }
 
 std::string platformHelp() { return ""; }

@@ -1,14 +1,16 @@
 // Windows host: run under the Service Control Manager, or as a console program when not started
-// by it. The SCM handler only records requests; the service thread (App::run) does the work and
-// reports START_PENDING -> RUNNING once it serves, STOP_PENDING with checkpoints, then STOPPED.
+// by it. The SCM handler only records requests; the service thread (App::run) does the work, and
+// StatusReporter (scm_host.h) says START_PENDING -> RUNNING -> STOP_PENDING -> STOPPED.
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "../host.h"
+#include "scm_host.h"
+#include "security_win.h"
 #include "windows.h"
 
 namespace reachmon::service {
@@ -16,49 +18,100 @@ namespace {
 
 using win::kServiceName;
 
+// One per runHosted() call. Shared (std::shared_ptr) by runHosted, serviceMain and the console
+// handler, so it lives until the last of them is done with it: serviceMain's reports after the
+// SCM has let runHosted return included. `control` and `body` belong to runHosted's caller and
+// are used only while runHosted runs.
 struct HostContext {
-  HostContext(Control& c, const ServiceBody& b) : control(c), body(b) {}
+  HostContext(Control& c, const ServiceBody& b)
+      : control(c),
+        body(b),
+        status(c,
+               [this](SERVICE_STATUS s) {
+                 if (SERVICE_STATUS_HANDLE h = status_handle.load()) SetServiceStatus(h, &s);
+               }),
+        console(c) {}
   Control& control;
   const ServiceBody& body;
-  SERVICE_STATUS_HANDLE status_handle = nullptr;
-  std::mutex mutex;
-  std::condition_variable finished_cv;
-  bool finished = false;
-  DWORD checkpoint = 0;
-  int exit_code = 0;
-
-  void report(DWORD state, DWORD wait_hint_ms = 0, int exit_code_value = 0) {
-    std::lock_guard lock(mutex);
-    SERVICE_STATUS s{};
-    s.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
-    s.dwCurrentState = state;
-    s.dwControlsAccepted = state == SERVICE_RUNNING
-                               ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN |
-                                     SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE
-                               : 0;
-    const bool pending = state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING;
-    s.dwCheckPoint = pending ? ++checkpoint : 0;
-    s.dwWaitHint = wait_hint_ms;
-    s.dwWin32ExitCode = exit_code_value == 0 ? NO_ERROR : ERROR_SERVICE_SPECIFIC_ERROR;
-    s.dwServiceSpecificExitCode = static_cast<DWORD>(exit_code_value);
-    if (status_handle) SetServiceStatus(status_handle, &s);
-  }
+  std::atomic<SERVICE_STATUS_HANDLE> status_handle{nullptr};
+  std::atomic<bool> as_service{false};  // started by the SCM (vetConfigFile refuses, not warns)
+  std::atomic<int> exit_code{0};
+  win::StatusReporter status;
+  win::ConsoleStop console;
 };
 
-// The SCM calls ServiceMain and console control handlers without a context argument; this slot
-// hands the one HostContext over. Set before the dispatcher starts, cleared when it returns.
-std::atomic<HostContext*>& currentHost() {
-  static std::atomic<HostContext*> host{nullptr};
-  return host;
+// The SCM calls ServiceMain, and Windows console handlers, without a context argument: this slot
+// hands the HostContext over while runHosted runs.
+class HostSlot {
+ public:
+  std::shared_ptr<HostContext> get() {
+    std::lock_guard lock(mutex_);
+    return host_;
+  }
+  void set(std::shared_ptr<HostContext> host) {
+    std::lock_guard lock(mutex_);
+    host_ = std::move(host);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<HostContext> host_;
+};
+
+HostSlot& currentHost() {
+  static HostSlot slot;
+  return slot;
 }
 
+// Sets the slot for a scope.
+class SlotScope {
+ public:
+  explicit SlotScope(std::shared_ptr<HostContext> host) { currentHost().set(std::move(host)); }
+  SlotScope(const SlotScope&) = delete;
+  SlotScope& operator=(const SlotScope&) = delete;
+  ~SlotScope() { currentHost().set(nullptr); }
+};
+
+// Calls status.tick() every StatusReporter::kTickInterval until destroyed.
+class Ticker {
+ public:
+  explicit Ticker(win::StatusReporter& status)
+      : thread_([this, &status] {
+          std::unique_lock lock(mutex_);
+          while (!done_cv_.wait_for(lock, win::StatusReporter::kTickInterval,
+                                    [this] { return done_; })) {
+            lock.unlock();
+            status.tick();
+            lock.lock();
+          }
+        }) {}
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+  ~Ticker() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+// Runs on the dispatcher thread, inside StartServiceCtrlDispatcherW: runHosted holds the
+// context meanwhile.
 DWORD WINAPI controlHandler(DWORD code, DWORD, LPVOID, LPVOID context) {
   auto* host = static_cast<HostContext*>(context);
   switch (code) {
     case SERVICE_CONTROL_STOP:
     case SERVICE_CONTROL_SHUTDOWN:
     case SERVICE_CONTROL_PRESHUTDOWN:
-      host->report(SERVICE_STOP_PENDING, 5000);
+      host->status.stopRequested();
       host->control.requestStop();
       return NO_ERROR;
     case SERVICE_CONTROL_PARAMCHANGE:
@@ -78,57 +131,58 @@ BOOL WINAPI ignoreConsoleEvents(DWORD) { return TRUE; }
 
 void WINAPI serviceMain(DWORD, LPWSTR*) {
   SetConsoleCtrlHandler(&ignoreConsoleEvents, TRUE);
-  HostContext* host = currentHost().load();
-  host->status_handle = RegisterServiceCtrlHandlerExW(kServiceName, &controlHandler, host);
+  const std::shared_ptr<HostContext> host = currentHost().get();  // ours until we return
+  if (!host) return;
+  host->as_service = true;
+  host->status_handle = RegisterServiceCtrlHandlerExW(kServiceName, &controlHandler, host.get());
   if (!host->status_handle) return;
-  host->report(SERVICE_START_PENDING, 10000);
-  // While stopping, keep telling the SCM that progress is being made.
-  std::thread ticker([host] {
-    std::unique_lock lock(host->mutex);
-    while (!host->finished_cv.wait_for(lock, std::chrono::milliseconds(500),
-                                       [host] { return host->finished; })) {
-      if (!host->control.stopRequested()) continue;
-      lock.unlock();
-      host->report(SERVICE_STOP_PENDING, 5000);
-      lock.lock();
-    }
-  });
-  const int rc = host->body([host] { host->report(SERVICE_RUNNING); });
+  host->status.starting();
+  int rc = 0;
   {
-    std::lock_guard lock(host->mutex);
-    host->finished = true;
+    const Ticker ticker(host->status);  // START_PENDING and STOP_PENDING while they last
+    rc = host->body([&host] { host->status.running(); });
   }
-  host->finished_cv.notify_all();
-  ticker.join();
   host->exit_code = rc;
-  host->report(SERVICE_STOPPED, 0, rc);
+  host->status.stopped(rc);  // the SCM may now end the process, or let runHosted return
 }
 
-BOOL WINAPI consoleHandler(DWORD) {
-  if (HostContext* host = currentHost().load()) host->control.requestStop();
-  return TRUE;
+BOOL WINAPI consoleHandler(DWORD event) {
+  const std::shared_ptr<HostContext> host = currentHost().get();
+  return host ? host->console.handle(event) : FALSE;
 }
 
 }  // namespace
 
 int runHosted(Control& control, const ServiceBody& body) {
-  HostContext host(control, body);
-  currentHost().store(&host);
+  const auto host = std::make_shared<HostContext>(control, body);
+  const SlotScope slot(host);
   SERVICE_TABLE_ENTRYW table[] = {{const_cast<LPWSTR>(kServiceName), &serviceMain},
                                   {nullptr, nullptr}};
-  int rc = 0;
-  if (StartServiceCtrlDispatcherW(table)) {
-    rc = host.exit_code;
-  } else if (const DWORD err = GetLastError(); err == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {
-    SetConsoleCtrlHandler(&consoleHandler, TRUE);  // Ctrl-C, Ctrl-Break, closing the console
-    rc = body([] {});
-    SetConsoleCtrlHandler(&consoleHandler, FALSE);
-  } else {
+  if (StartServiceCtrlDispatcherW(table)) return host->exit_code;
+  if (const DWORD err = GetLastError(); err != ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {
     spdlog::critical("cannot connect to the service control manager: {}", win::errorText(err));
-    rc = 1;
+    return 1;
   }
-  currentHost().store(nullptr);
+  // Ctrl-C, Ctrl-Break, closing the console, logging off, shutting down.
+  SetConsoleCtrlHandler(&consoleHandler, TRUE);
+  const int rc = body([] {});
+  host->console.finished();
+  SetConsoleCtrlHandler(&consoleHandler, FALSE);
   return rc;
+}
+
+std::string vetConfigFile(const std::filesystem::path& config_path) {
+  const std::string writers = win::configWriters(config_path.wstring());
+  if (writers.empty()) return "";
+  const auto host = currentHost().get();
+  if (host && host->as_service)
+    return "refusing the config: " + writers +
+           "; only SYSTEM, Administrators and TrustedInstaller may change the service's config";
+  spdlog::warn(
+      "{}; the service would refuse it (only SYSTEM, Administrators and TrustedInstaller may "
+      "change its config), this console run uses it",
+      writers);
+  return "";
 }
 
 void prepareConfig(const std::string& config_path) {
@@ -138,7 +192,8 @@ void prepareConfig(const std::string& config_path) {
   std::wstring example(MAX_PATH, L'\0');
   example.resize(GetModuleFileNameW(nullptr, example.data(), MAX_PATH));
   example = example.substr(0, example.find_last_of(L'\\') + 1) + L"reachmon.example.json";
-  // CopyFile with bFailIfExists: never replaces a file that appeared meanwhile.
+  // CopyFile with bFailIfExists: never replaces a file that appeared meanwhile. The copy inherits
+  // the data folder's protected permissions (secureDataDirectory).
   if (CopyFileW(example.c_str(), target.c_str(), TRUE)) {
     spdlog::info("created {} from {}", config_path, win::toUtf8(example));
   } else if (GetLastError() != ERROR_FILE_EXISTS) {

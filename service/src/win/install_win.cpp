@@ -1,9 +1,14 @@
 // `reachmon install` / `reachmon uninstall`: register or remove the Windows service and its
 // Event Log source.
+#include "install_win.h"
+
+#include <spdlog/common.h>
+
 #include <iostream>
 #include <thread>
 
 #include "../host.h"
+#include "security_win.h"
 #include "windows.h"
 
 namespace reachmon::service {
@@ -74,17 +79,16 @@ int install(const std::vector<std::string>& args) {
                                   SERVICE_ERROR_NORMAL, command.c_str(), nullptr, nullptr, nullptr,
                                   L"NT AUTHORITY\\LocalService", nullptr));
   if (!service) return fail("cannot create the service", GetLastError());
-  SERVICE_DESCRIPTIONW description{const_cast<LPWSTR>(kDescription)};
-  ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_DESCRIPTION, &description);
-  // Restart after 5 s on the first three failures; forget failures after a day.
-  SC_ACTION actions[3] = {
-      {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}};
-  SERVICE_FAILURE_ACTIONSW failure{};
-  failure.dwResetPeriod = 24 * 3600;
-  failure.cActions = 3;
-  failure.lpsaActions = actions;
-  ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+  const auto problems = win::configureService([&service](DWORD level, void* info) {
+    return ChangeServiceConfig2W(service.get(), level, info);
+  });
+  for (const auto& problem : problems) std::cerr << "reachmon: warning: " << problem << "\n";
   registerEventSource(exe);
+  // As an administrator, unlike the service (LocalService): the data folder with its protected
+  // permissions and Administrators as owner, and the default config from the example.
+  for (const auto& note : win::secureDataDirectory(win::dataDirectory()))
+    (note.level >= spdlog::level::warn ? std::cerr : std::cout) << note.text << "\n";
+  if (config.empty()) prepareConfig(defaultConfigPath());
   std::cout << "installed service reachmon: " << win::toUtf8(command) << "\n";
   return 0;
 }
@@ -140,6 +144,31 @@ int waitStopped() {
 
 }  // namespace
 
+namespace win {
+
+std::vector<std::string> configureService(const ChangeServiceConfig& change) {
+  std::vector<std::string> problems;
+  const auto apply = [&](DWORD level, void* info, const char* what) {
+    if (!change(level, info))
+      problems.push_back("cannot set " + std::string(what) + ": " + errorText(GetLastError()));
+  };
+  SERVICE_DESCRIPTIONW description{const_cast<LPWSTR>(kDescription)};
+  apply(SERVICE_CONFIG_DESCRIPTION, &description, "the description");
+  SC_ACTION actions[3] = {
+      {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}};
+  SERVICE_FAILURE_ACTIONSW failure{};
+  failure.dwResetPeriod = 24 * 3600;
+  failure.cActions = 3;
+  failure.lpsaActions = actions;
+  apply(SERVICE_CONFIG_FAILURE_ACTIONS, &failure, "the failure actions");
+  SERVICE_FAILURE_ACTIONS_FLAG on_error_exit{TRUE};
+  apply(SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_error_exit,
+        "the failure actions for error exits (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG)");
+  return problems;
+}
+
+}  // namespace win
+
 std::optional<int> runPlatformCommand(const std::vector<std::string>& args) {
   if (args[0] == "install") return install(args);
   if (args[0] == "wait-stopped") return waitStopped();
@@ -156,7 +185,10 @@ std::optional<int> runPlatformCommand(const std::vector<std::string>& args) {
 std::string platformHelp() {
   return R"(  reachmon install [--config FILE]
       Register the Windows service "reachmon" (LocalService account, automatic start, restart
-      on failure, Event Log source). The service runs "reachmon run [--config FILE]".
+      on failure, also after an error exit; Event Log source). The service runs
+      "reachmon run [--config FILE]". Also creates %ProgramData%\reachmon and its logs\ with
+      permissions that let only SYSTEM and Administrators change them, and, without --config,
+      reachmon.json there from the example.
   reachmon uninstall
       Stop and remove the service and its Event Log source.
   reachmon wait-stopped

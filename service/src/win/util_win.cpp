@@ -7,9 +7,7 @@ std::wstring dataDirectory() {
   std::wstring dir = L"C:\\ProgramData";
   if (SUCCEEDED(SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &base))) dir = base;
   if (base) CoTaskMemFree(base);
-  dir += L"\\reachmon";
-  CreateDirectoryW(dir.c_str(), nullptr);
-  return dir;
+  return dir + L"\\reachmon";
 }
 
 }  // namespace reachmon::service::win

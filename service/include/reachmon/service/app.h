@@ -30,20 +30,28 @@ struct AppOptions {
   std::function<void(int http_port)> on_ready;
   // Makes the probe engine; core::Monitor::create by default, a fake in tests.
   std::function<std::unique_ptr<core::Monitor>()> make_monitor;
+  // Vets the config file before every load, at start and at each reload: a non-empty result says
+  // why the file must not be used (start fails, a reload is refused and the running config
+  // stays). The Windows service refuses a config that non-administrators can write. Called on
+  // run()'s thread and on HTTP threads.
+  std::function<std::string(const std::filesystem::path&)> vet_config;
 };
 
 class App {
  public:
   explicit App(AppOptions options);
   ~App();
-  // Runs until control.requestStop(). Throws std::runtime_error when it cannot start (invalid
+  // Runs until control.requestStop(), noting each step of its stop sequence in
+  // control.noteStopProgress(). Throws std::runtime_error when it cannot start (invalid
   // config, no ICMP socket, port in use): the caller prints the message and exits non-zero.
   void run(Control& control);
-  // Re-reads the config file; on any error the running config stays. Thread-safe.
+  // Re-reads (and vets) the config file; on any error the running config stays. Thread-safe.
   std::pair<bool, std::string> reload(const std::string& trigger);
 
  private:
   std::pair<bool, std::string> healthy() const;
+  // options_.vet_config's verdict on the config file: empty when it may be loaded.
+  std::string vetConfig() const;
   // Resolves, builds and hands over the path set; returns how many paths it has.
   std::size_t applyConfig(const config::Config& cfg);
   void reresolveIfDue();

@@ -1,8 +1,10 @@
 // Requests that reach the service's main loop from signal handlers, the SCM, or HTTP.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 
 namespace reachmon::service {
@@ -28,6 +30,11 @@ class Control {
     std::lock_guard lock(mutex_);
     return stop_;
   }
+  // The stop sequence's progress: App::run notes each step it finished (HTTP stopped, probing
+  // stopped, ...), so a host can tell a stop that moves from one that hangs (the Windows host
+  // advances its STOP_PENDING checkpoint only when this changed). Any thread.
+  void noteStopProgress() { stop_progress_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t stopProgress() const { return stop_progress_.load(std::memory_order_relaxed); }
   // Waits up to `timeout` for a request; stop wins over reload. Consumes a reload request.
   Event waitFor(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
@@ -53,6 +60,7 @@ class Control {
   bool stop_ = false;
   bool reload_ = false;
   const char* reload_reason_ = "reload request";
+  std::atomic<std::uint64_t> stop_progress_{0};
 };
 
 }  // namespace reachmon::service
