@@ -115,3 +115,263 @@ TEST_CASE("Duration: units and rejects", "[config]") {
   CHECK(config::formatDuration(1500ms) == "1500ms");
   CHECK(config::formatDuration(120s) == "2m");
 }
+
+// --- hostile input (issue 10) -------------------------------------------------------------------
+
+namespace {
+
+// A valid config around `target` (the members of one target, after its name) and `top` (extra
+// top-level members, each followed by a comma).
+std::string configWith(const std::string& target, const std::string& top = "") {
+  return "{" + top +
+         R"("sources":[{"name":"a","address":"127.0.0.1"},{"name":"b","address":"::1"}],)"
+         R"("targets":[{"name":"t",)" +
+         target + "}]}";
+}
+
+// Every error, one per line: where the tests compare whole texts.
+std::string errorText(const config::LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) out += e.str() + "\n";
+  return out;
+}
+
+// C0 controls, DEL, and C1 controls as UTF-8 (C2 80 to C2 9F).
+bool hasRawControl(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return true;
+    if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9f &&
+        static_cast<unsigned char>(s[i + 1]) >= 0x80)
+      return true;
+  }
+  return false;
+}
+
+// The JSON escape of one code point below U+0100, as the config file and the messages spell it.
+std::string jsonEscape(unsigned code) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("\\u00") + kHex[code >> 4] + kHex[code & 0xf];
+}
+
+// One parse that must fail with exactly one error, at `where`, whose message contains `what`.
+void checkOneError(const std::string& text, const std::string& where, const std::string& what) {
+  config::LoadResult r;
+  REQUIRE_NOTHROW(r = config::parseConfig(text));
+  INFO("config: " << text << "\nerrors:\n" << errorText(r));
+  CHECK_FALSE(r.config.has_value());
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].where == where);
+  CHECK(r.errors[0].message.find(what) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("Config: a number beyond a double's range is an error at its path, not an exception",
+          "[config]") {
+  // nlohmann throws out_of_range (not parse_error) for these: once a crash of check-config and
+  // of the running service on reload.
+  checkOneError(
+      R"({"defaults": {"ttl": 1e999}})", "$.defaults.ttl",
+      "number 1e999 at line 1, column 22 is out of range (its magnitude exceeds 1.7e308)");
+  checkOneError(configWith(R"("host":"127.0.0.1","ttl":-1E+400)"), "$.targets[0].ttl",
+                "number -1E+400 at line 1, column");
+  checkOneError(R"({"colour": 1e999, "sources": []})", "$.colour", "number 1e999 at line 1");
+  checkOneError(R"({"x": [1, [2, 3], 4.5e308]})", "$.x[2]", "number 4.5e308 at line 1, column 19");
+  checkOneError(R"({"x": [{"y": [0, 1e999]}]})", "$.x[0].y[1]", "is out of range");
+  checkOneError(R"({"odd key": 1e999})", R"($["odd key"])", "is out of range");
+  checkOneError("1e999", "$", "number 1e999 at line 1, column 1 is out of range");
+  checkOneError("{\n  \"defaults\": {\n    \"ttl\":\n      1e999}}", "$.defaults.ttl",
+                "number 1e999 at line 4, column 7 is out of range");
+  // The same through the file loader, as check-config and every reload call it.
+  const auto r = config::loadConfigFile(kDir / "invalid" / "number_overflow.json");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].str() ==
+        "$.defaults.ttl: number 1e999 at line 1, column 22 is out of range (its magnitude "
+        "exceeds 1.7e308)");
+}
+
+TEST_CASE("Config: integers beyond 64 bits are out of range, never wrapped", "[config]") {
+  // 2^64-1 is an unsigned integer to nlohmann; read as int64 it used to wrap to -1.
+  checkOneError(configWith(R"("host":"127.0.0.1","ttl":18446744073709551615)"), "$.targets[0].ttl",
+                "18446744073709551615 is out of range (1 to 255)");
+  checkOneError(configWith(R"("host":"127.0.0.1","payload_size":9223372036854775808)"),
+                "$.targets[0].payload_size", "9223372036854775808 is out of range (16 to 65000)");
+  checkOneError(configWith(R"("host":"127.0.0.1","tos":-9223372036854775808)"), "$.targets[0].tos",
+                "-9223372036854775808 is out of range (0 to 255)");
+  checkOneError(configWith(R"("host":"127.0.0.1","ttl":99999999999999999999999)"),
+                "$.targets[0].ttl", "expected an integer, found number");
+  checkOneError(configWith(R"("host":"127.0.0.1","ttl":1e300)"), "$.targets[0].ttl",
+                "expected an integer, found number");
+}
+
+TEST_CASE("Config: no input makes parsing throw", "[config]") {
+  const std::string deep_arrays =
+      R"({"x":)" + std::string(20000, '[') + std::string(20000, ']') + "}";
+  std::string deep_objects = "{";
+  for (int i = 0; i < 20000; ++i) deep_objects += R"("a":{)";
+  deep_objects += std::string(20000, '}') + "}";
+  const std::string raw_nul("{\"x\": \"a\0b\"}", 12);
+  for (const std::string& text :
+       {std::string(), std::string("\xef\xbb\xbf{}"), std::string("{\"x\": \"\xff\"}"),
+        std::string(R"({"x": "\ud800"})"), std::string(R"({"x": 1e999, "y": 1e999})"),
+        std::string(R"({"x": 1e-999})"), std::string("{\"x\":"), raw_nul, deep_arrays, deep_objects,
+        std::string(R"({"sources": [1e999]})"), std::string("[1e999]"),
+        std::string(R"({"defaults": {"ttl": "64"}, "targets": {"name": 1}})")}) {
+    INFO("config: " << text.substr(0, 80));
+    config::LoadResult r;
+    REQUIRE_NOTHROW(r = config::parseConfig(text));
+    CHECK_FALSE(r.ok());
+    CHECK_FALSE(r.config.has_value());
+    for (const auto& e : r.errors) CHECK_FALSE(hasRawControl(e.str()));
+  }
+}
+
+TEST_CASE("Config: control characters in addresses, hosts and interfaces are refused", "[config]") {
+  // inet_pton and getaddrinfo stop at a NUL: "127.0.0.1\0evil" used to be read as 127.0.0.1.
+  checkOneError(configWith(R"("host":"127.0.0.1\u0000evil")"), "$.targets[0].host",
+                R"(invalid host "127.0.0.1\u0000evil": control character \u0000 is not allowed)");
+  checkOneError(configWith(R"("host":"example.org\n")"), "$.targets[0].host",
+                R"(invalid host "example.org\u000a": control character \u000a is not allowed)");
+  checkOneError(configWith(R"("host":"fe80::1%lo\u0000x")"), "$.targets[0].host",
+                R"(control character \u0000 is not allowed)");
+  checkOneError(
+      R"({"sources":[{"name":"a","address":"127.0.0.1\u0000evil"}],"targets":[{"name":"t","host":"::1"}]})",
+      "$.sources[0].address",
+      R"(invalid IP address "127.0.0.1\u0000evil": control character \u0000 is not allowed)");
+  checkOneError(configWith(R"("host":"127.0.0.1")", R"("listen":"127.0.0.1\u0000:9643",)"),
+                "$.listen",
+                R"(invalid listen address "127.0.0.1\u0000:9643": control character \u0000)");
+  const auto r = config::loadConfigFile(kDir / "invalid" / "control_in_addresses.json");
+  CHECK(errorText(r) == slurp(kDir / "invalid" / "control_in_addresses.expected"));
+  for (const char* ifc : {R"(eth0\u0000)", R"(eth0\u001b[2J)", R"(Ethernet\u00852)"}) {
+    const std::string text = R"({"sources":[{"name":"a","interface":")" + std::string(ifc) +
+                             R"("}],"targets":[{"name":"t","host":"127.0.0.1"}]})";
+    checkOneError(text, "$.sources[0].interface", "invalid interface name \"");
+  }
+  // Spaces stay allowed: Windows aliases such as "Ethernet 2".
+  CHECK(
+      config::parseConfig(
+          R"({"sources":[{"name":"a","interface":"Ethernet 2"}],"targets":[{"name":"t","host":"127.0.0.1"}]})")
+          .ok());
+}
+
+TEST_CASE("Config: durations and listen ports take no sign or leading junk", "[config]") {
+  for (const char* bad : {"-0s", "+1s", "-0ms", "-5m", "+0us"}) {
+    INFO(bad);
+    CHECK_FALSE(config::parseDuration(bad).has_value());
+  }
+  CHECK(config::parseDuration("0s") == 0s);
+  checkOneError(configWith(R"("host":"127.0.0.1","interval":"-0s")"), "$.targets[0].interval",
+                R"(invalid duration "-0s": no sign allowed; use a whole number and a unit)");
+  checkOneError(configWith(R"("host":"127.0.0.1")", R"("min_send_gap":"+1ms",)"), "$.min_send_gap",
+                R"(invalid duration "+1ms": no sign allowed)");
+  // "-0" once bound a random port, as port 0 does.
+  for (const char* port : {"-0", "+80", " 80", "80 ", "080", "00", "0x50", "65536", "99999999999",
+                           "", "9643s", "1e3"}) {
+    const std::string listen = std::string("127.0.0.1:") + port;
+    checkOneError(configWith(R"("host":"127.0.0.1")", R"("listen":")" + listen + R"(",)"),
+                  "$.listen",
+                  "invalid listen address \"" + listen +
+                      "\": the port must be 0 to 65535 in plain decimal digits, without sign, "
+                      "spaces or leading zeros");
+  }
+  // Documented: port 0 picks a free port.
+  for (const char* listen : {"127.0.0.1:0", "127.0.0.1:65535", "[::1]:0", "0.0.0.0:9643"}) {
+    INFO(listen);
+    const auto r = config::parseConfig(
+        configWith(R"("host":"127.0.0.1")", R"("listen":")" + std::string(listen) + R"(",)"));
+    REQUIRE(r.ok());
+    CHECK(r.config->listen == listen);
+  }
+}
+
+TEST_CASE("Config: unspecified, multicast and broadcast targets are refused, saying why",
+          "[config]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"0.0.0.0", "the unspecified address (0.0.0.0)"},
+      {"0.1.2.3", "a \"this network\" address (0.0.0.0/8)"},
+      {"::", "the unspecified address (::)"},
+      {"224.0.0.1", "a multicast address (224.0.0.0/4)"},
+      {"239.255.255.250", "a multicast address (224.0.0.0/4)"},
+      {"ff02::1", "a multicast address (ff00::/8)"},
+      {"ff0e::1", "a multicast address (ff00::/8)"},
+      {"255.255.255.255", "the broadcast address (255.255.255.255)"},
+      {"::ffff:224.0.0.1", "a multicast address (224.0.0.0/4) in IPv4-mapped form"},
+      {"::ffff:0.0.0.0", "the unspecified address (0.0.0.0) in IPv4-mapped form"},
+  };
+  for (const auto& [host, why] : cases) {
+    checkOneError(configWith(R"("host":")" + std::string(host) + "\""), "$.targets[0].host",
+                  "invalid target \"" + std::string(host) + "\": " + why +
+                      " cannot be probed; use a unicast address");
+  }
+  // Neighbours of each refused range stay valid.
+  for (const char* host : {"1.0.0.0", "223.255.255.255", "240.0.0.1", "255.255.255.254", "::1",
+                           "fe80::1%1", "::ffff:127.0.0.1", "fe00::1"}) {
+    INFO(host);
+    CHECK(config::parseConfig(configWith(R"("host":")" + std::string(host) + "\"")).ok());
+  }
+  const auto r = config::loadConfigFile(kDir / "invalid" / "unusable_targets.json");
+  CHECK(r.errors.size() == 8);
+  CHECK(r.errors[0].str() ==
+        "$.targets[0].host: invalid target \"0.0.0.0\": the unspecified address (0.0.0.0) "
+        "cannot be probed; use a unicast address");
+  // The same addresses cannot be a host's own source address either.
+  checkOneError(
+      R"({"sources":[{"name":"a","address":"224.0.0.1"},{"name":"b","address":"127.0.0.1"}],"targets":[{"name":"t","host":"127.0.0.1","sources":["b"]}]})",
+      "$.sources[0].address",
+      "invalid source address \"224.0.0.1\": a multicast address (224.0.0.0/4) cannot send "
+      "probes; use a unicast address of this host");
+}
+
+TEST_CASE("Config: control characters in names and labels are refused and shown escaped",
+          "[config]") {
+  std::vector<unsigned> codes;
+  for (unsigned c = 0; c < 0x20; ++c) codes.push_back(c);
+  codes.push_back(0x7f);
+  for (unsigned c = 0x80; c < 0xa0; ++c) codes.push_back(c);
+  for (unsigned code : codes) {
+    const std::string esc = jsonEscape(code);
+    INFO("character " << esc);
+    std::string value_error = R"(invalid label value "par)" + esc;
+    value_error += R"(": control character )" + esc + " is not allowed";
+    checkOneError(configWith(R"("host":"127.0.0.1","labels":{"site":"par)" + esc + R"("})"),
+                  "$.targets[0].labels.site", value_error);
+    std::string name_error = R"(invalid name "t)" + esc;
+    name_error +=
+        R"(x": control character )" + esc + " is not allowed; use 1 to 64 letters, digits";
+    const auto r = config::parseConfig(
+        R"({"sources":[{"name":"a","address":"127.0.0.1"}],"targets":[{"name":"t)" + esc +
+        R"(x","host":"127.0.0.1"}]})");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].where == "$.targets[0].name");
+    CHECK(r.errors[0].message.find(name_error) == 0);
+    CHECK_FALSE(hasRawControl(r.errors[0].str()));
+  }
+  const auto r = config::loadConfigFile(kDir / "invalid" / "control_in_names.json");
+  CHECK(errorText(r) == slurp(kDir / "invalid" / "control_in_names.expected"));
+  CHECK(r.errors.at(0).str() ==
+        "$.sources[0].name: invalid name \"isp\\u0085a\": control character \\u0085 is not "
+        "allowed; use 1 to 64 letters, digits, '-', '_' or '.'");
+}
+
+TEST_CASE("Config: no error message echoes a raw control character from the input", "[config]") {
+  // Control characters in every place whose text an error quotes: keys (unknown, duplicate,
+  // label names), durations, families, source references, hosts, names.
+  const std::string c = R"(\u001b[2J\u0000\u0007\u007f\u0085\u009b)";
+  const std::string text = R"({"k)" + c + R"(":1, "k)" + c + R"(":2, "min_send_gap":")" + c +
+                           R"(",)" + R"("defaults":{"interval":"1)" + c + R"(s","x)" + c +
+                           R"(":true},)" + R"("sources":[{"name":")" + c + R"(","address":")" + c +
+                           R"(","family":")" + c + R"("}, {"name":"i","interface":")" + c +
+                           R"("}],)" + R"("targets":[{"name":"t)" + c + R"(","host":")" + c +
+                           R"(","sources":[")" + c + R"("],"labels":{")" + c + R"(":")" + c +
+                           R"(","ok":")" + c + R"("}}]})";
+  config::LoadResult r;
+  REQUIRE_NOTHROW(r = config::parseConfig(text));
+  INFO(errorText(r));
+  CHECK(r.errors.size() >= 12);
+  for (const auto& e : r.errors) CHECK_FALSE(hasRawControl(e.str()));
+  CHECK(errorText(r).find(R"(\u001b[2J\u0000\u0007\u007f\u0085\u009b)") != std::string::npos);
+  const auto keys = config::loadConfigFile(kDir / "invalid" / "control_in_keys.json");
+  CHECK(errorText(keys) == slurp(kDir / "invalid" / "control_in_keys.expected"));
+}

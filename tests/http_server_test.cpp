@@ -67,7 +67,11 @@ TEST_CASE("HttpServer: a port in use is a start-up error naming the address", "[
     service::HttpServer second(taken, handlers(true, true));
     FAIL("a second server started on " << taken);
   } catch (const std::runtime_error& e) {
-    CHECK(std::string(e.what()).find("cannot listen on " + taken) == 0);
+    const std::string what = e.what();
+    CHECK(what.find("cannot listen on " + taken) == 0);
+    // civetweb's own reason, with the OS error, not its generic "null context" message.
+    CHECK(what.find("cannot bind to " + taken) != std::string::npos);
+    CHECK(what.find("null context") == std::string::npos);
   }
   CHECK(httpGet(first.port(), "/metrics").status == 200);  // the first one is unaffected
 }
@@ -86,4 +90,18 @@ TEST_CASE("HttpServer: an IPv6 listen address works or is refused with the reaso
     service::HttpServer v6("[::1]:0", handlers(true, true));
     CHECK(v6.port() > 0);
   }
+}
+
+TEST_CASE("HttpServer: a handler that throws answers 500 and the server goes on", "[http]") {
+  auto h = handlers(true, true);
+  int calls = 0;
+  h.metrics = [&calls]() -> std::string {
+    if (++calls == 1) throw std::runtime_error("scrape failed");
+    return "reachmon_up 1\n";
+  };
+  service::HttpServer server("127.0.0.1:0", h);
+  CHECK(httpGet(server.port(), "/metrics").status == 500);
+  const auto r = httpGet(server.port(), "/metrics");
+  CHECK(r.status == 200);
+  CHECK(r.body == "reachmon_up 1\n");
 }

@@ -25,9 +25,11 @@ std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text) {
     if (text.size() <= u.suffix.size() || !text.ends_with(u.suffix)) continue;
     std::string_view digits = text.substr(0, text.size() - u.suffix.size());
     if (digits.back() < '0' || digits.back() > '9') continue;  // "5ms" must not match "s"
+    // Digits only: from_chars alone takes a sign, and "-0s" would pass as zero.
+    if (digits.front() < '0' || digits.front() > '9') return std::nullopt;
     std::int64_t n = 0;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    if (ec != std::errc() || p != digits.data() + digits.size() || n < 0) return std::nullopt;
+    if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
     if (n > INT64_MAX / u.ns) return std::nullopt;
     return std::chrono::nanoseconds(n * u.ns);
   }

@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "json_scan.h"
 #include "reachmon/config/duration.h"
 #include "reachmon/config/limits.h"
+#include "value_rules.h"
 
 namespace reachmon::config {
 namespace {
@@ -28,51 +31,10 @@ static_assert(fits<decltype(core::ProbeOptions::tos)>(kTos));
 using core::Family;
 using nlohmann::json;
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
 std::string typeName(const json& v) {
   if (v.is_number_integer()) return "integer";
   if (v.is_number_float()) return "number";
   return v.type_name();
-}
-
-bool isValidName(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-  });
-}
-
-bool isValidLabelName(std::string_view s) {
-  if (s.empty() || s.starts_with("__")) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool isValidHostname(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t end = s.find('.', start);
-    if (end == std::string_view::npos) end = s.size();
-    std::string_view label = s.substr(start, end - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    for (char c : label) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_';
-      if (!ok) return false;
-    }
-    start = end + 1;
-  }
-  return true;
 }
 
 // Walks the document once, collecting every error with its JSON path.
@@ -85,16 +47,29 @@ class Validator {
       return finish(cfg);
     }
     checkKeys(root, "$", {"listen", "defaults", "min_send_gap", "sources", "targets"});
-    if (auto* v = find(root, "listen")) readListen(*v, "$.listen", cfg.listen);
+    if (auto* v = find(root, "listen"))
+      guarded("$.listen", [&] { readListen(*v, "$.listen", cfg.listen); });
     if (auto* v = find(root, "min_send_gap"))
-      readDuration(*v, "$.min_send_gap", kMinSendGap, cfg.min_send_gap);
-    if (auto* v = find(root, "defaults")) readDefaults(*v, cfg);
+      guarded("$.min_send_gap",
+              [&] { readDuration(*v, "$.min_send_gap", kMinSendGap, cfg.min_send_gap); });
+    if (auto* v = find(root, "defaults")) guarded("$.defaults", [&] { readDefaults(*v, cfg); });
     readSources(root, cfg);
     readTargets(root, cfg);
     return finish(cfg);
   }
 
  private:
+  // Runs one part of the validation; whatever it throws (a bug, never the input's fault: every
+  // type is checked first) becomes an error at `path` instead of escaping into a reload.
+  template <typename F>
+  void guarded(const std::string& path, const F& read) {
+    try {
+      read();
+    } catch (const std::exception& e) {
+      error(path, "cannot be validated: " + exceptionText(e));
+    }
+  }
+
   void error(std::string where, std::string message) {
     errors_.push_back({std::move(where), std::move(message)});
   }
@@ -119,7 +94,7 @@ class Validator {
       if (!known) {
         std::string list;
         for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
-        error(path + "." + it.key(), "unknown key (allowed here: " + list + ")");
+        error(memberPath(path, it.key()), "unknown key (allowed here: " + list + ")");
       }
     }
   }
@@ -135,13 +110,29 @@ class Validator {
     return true;
   }
 
+  // Refuses control characters (a NUL would cut the text short in C APIs; ESC & co. would reach
+  // terminals and logs raw): "invalid <what> "<s>": control character \u001b is not allowed".
+  bool noControls(const std::string& path, const char* what, const std::string& s,
+                  const char* advice = "") {
+    const std::string c = firstControl(s);
+    if (c.empty()) return true;
+    error(path, std::string("invalid ") + what + " " + quote(s) + ": control character " + c +
+                    " is not allowed" + advice);
+    return false;
+  }
+
   // `range` must fit in T (the limits in limits.h are chosen so).
   template <typename T>
   void readInt(const json& v, const std::string& path, IntRange range, T& out) {
     if (!expectType(v, path, v.is_number_integer(), "an integer")) return;
-    auto n = v.get<std::int64_t>();
-    if (n < range.min || n > range.max) {
-      error(path, std::to_string(n) + " is out of range (" + std::to_string(range.min) + " to " +
+    // Above INT64_MAX nlohmann keeps an unsigned value, which get<int64_t> would wrap negative.
+    const bool huge =
+        v.is_number_unsigned() &&
+        v.get<std::uint64_t>() > std::uint64_t{std::numeric_limits<std::int64_t>::max()};
+    const std::int64_t n = huge ? 0 : v.get<std::int64_t>();
+    if (huge || n < range.min || n > range.max) {
+      error(path, (huge ? std::to_string(v.get<std::uint64_t>()) : std::to_string(n)) +
+                      " is out of range (" + std::to_string(range.min) + " to " +
                       std::to_string(range.max) + ")");
       return;
     }
@@ -157,8 +148,9 @@ class Validator {
     if (!readString(v, path, s)) return;
     auto d = parseDuration(s);
     if (!d) {
-      error(path, "invalid duration " + quote(s) +
-                      ": use a whole number and a unit us, ms, s, m or h, e.g. \"250ms\"");
+      const bool sign = !s.empty() && (s.front() == '-' || s.front() == '+');
+      error(path, "invalid duration " + quote(s) + (sign ? ": no sign allowed;" : ":") +
+                      " use a whole number and a unit us, ms, s, m or h, e.g. \"250ms\"");
       return;
     }
     if (*d < range.min || *d > range.max) {
@@ -183,7 +175,7 @@ class Validator {
 
   void readListen(const json& v, const std::string& path, std::string& out) {
     std::string s;
-    if (!readString(v, path, s)) return;
+    if (!readString(v, path, s) || !noControls(path, "listen address", s)) return;
     auto colon = s.rfind(':');
     std::string host = colon == std::string::npos ? "" : s.substr(0, colon);
     std::string port = colon == std::string::npos ? "" : s.substr(colon + 1);
@@ -193,13 +185,14 @@ class Validator {
     } else if (auto a = core::parseIpAddress(host); !a || a->family != Family::kIpv4) {
       host.clear();
     }
-    int p = -1;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    bool port_ok = !port.empty() && ec == std::errc() && end == port.data() + port.size() &&
-                   p >= 0 && p <= 65535;
-    if (host.empty() || !port_ok) {
+    if (host.empty()) {
       error(path, "invalid listen address " + quote(s) +
                       ": use \"IPv4:port\" or \"[IPv6]:port\", e.g. \"127.0.0.1:9643\"");
+      return;
+    }
+    if (!parsePort(port)) {
+      error(path, "invalid listen address " + quote(s) + ": the port must be 0 to 65535 in " +
+                      "plain decimal digits, without sign, spaces or leading zeros");
       return;
     }
     out = s;
@@ -248,6 +241,8 @@ class Validator {
       return false;
     }
     if (!readString(*v, path + ".name", out)) return false;
+    if (!noControls(path + ".name", "name", out, "; use 1 to 64 letters, digits, '-', '_' or '.'"))
+      return false;
     if (!isValidName(out)) {
       error(path + ".name",
             "invalid name " + quote(out) + ": use 1 to 64 letters, digits, '-', '_' or '.'");
@@ -265,46 +260,62 @@ class Validator {
     if (!list) return;
     std::set<std::string> names;
     for (std::size_t i = 0; i < list->size(); ++i) {
-      const json& s = (*list)[i];
       const std::string path = "$.sources[" + std::to_string(i) + "]";
-      if (!expectType(s, path, s.is_object(), "an object")) continue;
-      checkKeys(s, path, {"name", "address", "interface", "family"});
-      core::SourceSpec src;
-      bool ok = readName(s, path, names, src.name);
-      std::optional<Family> family;
-      if (auto* f = find(s, "family")) readFamily(*f, path + ".family", family);
-      const json* addr = find(s, "address");
-      const json* ifc = find(s, "interface");
-      if ((addr != nullptr) == (ifc != nullptr)) {
-        error(path, "set exactly one of \"address\" or \"interface\"");
-        ok = false;
-      } else if (addr) {
-        std::string text;
-        if (readString(*addr, path + ".address", text)) {
-          src.address = core::parseIpAddress(text);
-          if (!src.address) {
-            error(path + ".address", "invalid IP address " + quote(text));
-            ok = false;
-          } else {
-            src.family = src.address->family;
-            if (family && *family != src.family) {
-              error(path + ".family", "family " + std::string(core::familyName(*family)) +
-                                          " does not match address " + quote(text));
-              ok = false;
-            }
-          }
-        }
-      } else {
-        std::string text;
-        if (readString(*ifc, path + ".interface", text) && text.empty()) {
-          error(path + ".interface", "empty interface name");
-          ok = false;
-        }
-        src.interface_name = text;
-        src.family = family.value_or(Family::kIpv4);
-      }
-      if (ok) cfg.sources.push_back(std::move(src));
+      guarded(path, [&] { readSource((*list)[i], path, names, cfg); });
     }
+  }
+
+  void readSource(const json& s, const std::string& path, std::set<std::string>& names,
+                  Config& cfg) {
+    if (!expectType(s, path, s.is_object(), "an object")) return;
+    checkKeys(s, path, {"name", "address", "interface", "family"});
+    core::SourceSpec src;
+    bool ok = readName(s, path, names, src.name);
+    std::optional<Family> family;
+    if (auto* f = find(s, "family")) readFamily(*f, path + ".family", family);
+    const json* addr = find(s, "address");
+    const json* ifc = find(s, "interface");
+    if ((addr != nullptr) == (ifc != nullptr)) {
+      error(path, "set exactly one of \"address\" or \"interface\"");
+      ok = false;
+    } else if (addr) {
+      ok = readSourceAddress(*addr, path, family, src) && ok;
+    } else {
+      std::string text;
+      if (readString(*ifc, path + ".interface", text) && text.empty()) {
+        error(path + ".interface", "empty interface name");
+        ok = false;
+      }
+      ok = noControls(path + ".interface", "interface name", text) && ok;
+      src.interface_name = text;
+      src.family = family.value_or(Family::kIpv4);
+    }
+    if (ok) cfg.sources.push_back(std::move(src));
+  }
+
+  bool readSourceAddress(const json& v, const std::string& source_path,
+                         std::optional<Family> family, core::SourceSpec& src) {
+    const std::string path = source_path + ".address";
+    std::string text;
+    if (!readString(v, path, text)) return true;  // as before: the type error is reported
+    if (!noControls(path, "IP address", text)) return false;
+    src.address = core::parseIpAddress(text);
+    if (!src.address) {
+      error(path, "invalid IP address " + quote(text));
+      return false;
+    }
+    if (const std::string why = whyNotUnicast(*src.address); !why.empty()) {
+      error(path, "invalid source address " + quote(text) + ": " + why +
+                      " cannot send probes; use a unicast address of this host");
+      return false;
+    }
+    src.family = src.address->family;
+    if (family && *family != src.family) {
+      error(source_path + ".family", "family " + std::string(core::familyName(*family)) +
+                                         " does not match address " + quote(text));
+      return false;
+    }
+    return true;
   }
 
   void readTargets(const json& root, Config& cfg) {
@@ -312,23 +323,27 @@ class Validator {
     if (!list) return;
     std::set<std::string> names;
     for (std::size_t i = 0; i < list->size(); ++i) {
-      const json& t = (*list)[i];
       const std::string path = "$.targets[" + std::to_string(i) + "]";
-      if (!expectType(t, path, t.is_object(), "an object")) continue;
-      checkKeys(t, path,
-                {"name", "host", "family", "sources", "labels", "interval", "timeout",
-                 "payload_size", "ttl", "dont_fragment", "tos"});
-      Target tgt;
-      tgt.probe = cfg.defaults;
-      readName(t, path, names, tgt.name);
-      std::optional<Family> family;
-      if (auto* f = find(t, "family")) readFamily(*f, path + ".family", family);
-      readHost(t, path, family, tgt);
-      readProbeOptions(t, path, tgt.probe);
-      readLabels(t, path, tgt);
-      readTargetSources(t, path, cfg, tgt);
-      cfg.targets.push_back(std::move(tgt));
+      guarded(path, [&] { readTarget((*list)[i], path, names, cfg); });
     }
+  }
+
+  void readTarget(const json& t, const std::string& path, std::set<std::string>& names,
+                  Config& cfg) {
+    if (!expectType(t, path, t.is_object(), "an object")) return;
+    checkKeys(t, path,
+              {"name", "host", "family", "sources", "labels", "interval", "timeout", "payload_size",
+               "ttl", "dont_fragment", "tos"});
+    Target tgt;
+    tgt.probe = cfg.defaults;
+    readName(t, path, names, tgt.name);
+    std::optional<Family> family;
+    if (auto* f = find(t, "family")) readFamily(*f, path + ".family", family);
+    readHost(t, path, family, tgt);
+    readProbeOptions(t, path, tgt.probe);
+    readLabels(t, path, tgt);
+    readTargetSources(t, path, cfg, tgt);
+    cfg.targets.push_back(std::move(tgt));
   }
 
   void readHost(const json& t, const std::string& path, std::optional<Family> family, Target& tgt) {
@@ -339,12 +354,17 @@ class Validator {
       return;
     }
     if (!readString(*h, path + ".host", tgt.host)) return;
+    // Before parsing: inet_pton and getaddrinfo would read "127.0.0.1\u0000evil" as 127.0.0.1.
+    if (!noControls(path + ".host", "host", tgt.host)) return;
     tgt.literal = core::parseIpAddress(tgt.host);
     if (tgt.literal) {
       if (family && *family != tgt.literal->family)
         error(path + ".family", "family " + std::string(core::familyName(*family)) +
                                     " does not match host " + quote(tgt.host));
       tgt.family = tgt.literal->family;
+      if (const std::string why = whyNotUnicast(*tgt.literal); !why.empty())
+        error(path + ".host", "invalid target " + quote(tgt.host) + ": " + why +
+                                  " cannot be probed; use a unicast address");
     } else if (!isValidHostname(tgt.host)) {
       error(path + ".host", "invalid host " + quote(tgt.host) + ": not an IP address or DNS name");
     }
@@ -356,7 +376,8 @@ class Validator {
     static const std::set<std::string> kReserved = {"source", "target", "reason",  "address",
                                                     "le",     "job",    "instance"};
     for (auto it = l->begin(); it != l->end(); ++it) {
-      const std::string lp = path + ".labels." + it.key();
+      const std::string lp = memberPath(path + ".labels", it.key());
+      if (!noControls(lp, "label name", it.key())) continue;
       if (!isValidLabelName(it.key())) {
         error(lp, "invalid label name " + quote(it.key()) +
                       ": use letters, digits and '_', not starting with a digit or \"__\"");
@@ -364,7 +385,8 @@ class Validator {
         error(lp, "label name " + quote(it.key()) + " is reserved by reachmon or Prometheus");
       }
       std::string value;
-      if (readString(*it, lp, value)) tgt.labels[it.key()] = value;
+      if (readString(*it, lp, value) && noControls(lp, "label value", value))
+        tgt.labels[it.key()] = value;
     }
   }
 
@@ -401,112 +423,44 @@ class Validator {
   std::vector<ConfigError> errors_;
 };
 
-// Finds keys that appear twice in one object: plain JSON parsing keeps the last one silently.
-class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
- public:
-  std::vector<ConfigError> errors;
-
-  bool null() override { return element(); }
-  bool boolean(bool) override { return element(); }
-  bool number_integer(number_integer_t) override { return element(); }
-  bool number_unsigned(number_unsigned_t) override { return element(); }
-  bool number_float(number_float_t, const string_t&) override { return element(); }
-  bool string(string_t&) override { return element(); }
-  bool binary(binary_t&) override { return element(); }
-  bool start_object(std::size_t) override {
-    element();
-    frames_.push_back({false, -1, "", {}});
-    return true;
-  }
-  bool key(string_t& k) override {
-    Frame& f = frames_.back();
-    if (!f.keys.insert(k).second)
-      errors.push_back({pathOfTop() + "." + k, "duplicate key: remove all but one"});
-    f.key = k;
-    return true;
-  }
-  bool end_object() override { return pop(); }
-  bool start_array(std::size_t) override {
-    element();
-    frames_.push_back({true, -1, "", {}});
-    return true;
-  }
-  bool end_array() override { return pop(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  struct Frame {
-    bool array;
-    long index;
-    std::string key;
-    std::set<std::string> keys;
-  };
-  bool element() {
-    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
-    return true;
-  }
-  bool pop() {
-    frames_.pop_back();
-    return true;
-  }
-  std::string pathOfTop() const {
-    std::string p = "$";
-    for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
-      const Frame& f = frames_[i];
-      p += f.array ? "[" + std::to_string(f.index) + "]" : "." + f.key;
-    }
-    return p;
-  }
-  std::vector<Frame> frames_;
-};
-
-ConfigError syntaxError(std::string_view text, const json::parse_error& e) {
-  std::size_t line = 1, col = 1;
-  std::size_t end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-  for (std::size_t i = 0; i < end; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  std::string msg = e.what();
-  // nlohmann prefixes "[json.exception.parse_error.101] parse error at line L, column C: ".
-  if (auto pos = msg.find(": "); pos != std::string::npos) msg = msg.substr(pos + 2);
-  return {"line " + std::to_string(line) + ", column " + std::to_string(col),
-          "invalid JSON: " + msg};
-}
-
 }  // namespace
 
 LoadResult parseConfig(std::string_view text) {
-  json root;
-  try {
-    root = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    LoadResult r;
-    r.errors.push_back(syntaxError(text, e));
-    return r;
+  LoadResult result;
+  // The scan reads the raw text first: json::parse throws on what the scan reports, and for some
+  // of it (a number such as 1e999) not even a parse_error.
+  JsonScan scan = scanJson(text);
+  if (scan.unreadable) {
+    result.errors.push_back(std::move(*scan.unreadable));
+    return result;
   }
-  DuplicateKeyFinder duplicates;
-  json::sax_parse(text.begin(), text.end(), &duplicates);
-  LoadResult result = Validator().run(root);
-  if (!duplicates.errors.empty()) {
-    result.errors.insert(result.errors.begin(), duplicates.errors.begin(), duplicates.errors.end());
+  try {
+    const json root = json::parse(text.begin(), text.end());
+    result = Validator().run(root);
+  } catch (const std::exception& e) {
+    // Not expected once the scan passed; a reload must still never end the process.
+    result.config.reset();
+    result.errors.push_back({"$", "cannot be read: " + exceptionText(e)});
+  }
+  if (!scan.duplicate_keys.empty()) {
+    result.errors.insert(result.errors.begin(), scan.duplicate_keys.begin(),
+                         scan.duplicate_keys.end());
     result.config.reset();
   }
   return result;
 }
 
 std::optional<std::string> readConfigText(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  try {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  } catch (const std::bad_alloc&) {  // a file too large to hold: unreadable, not fatal
+    errno = ENOMEM;
+    return std::nullopt;
+  }
 }
 
 LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text) {

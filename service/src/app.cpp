@@ -116,6 +116,18 @@ void App::reresolveIfDue() {
 
 std::pair<bool, std::string> App::reload(const std::string& trigger) {
   std::lock_guard lock(reload_mutex_);
+  // Nothing a reload meets (the file, the resolver, the monitor) may end the process.
+  try {
+    return reloadLocked(trigger);
+  } catch (const std::exception& e) {
+    reload_status_.last_successful = false;
+    spdlog::error("reload ({}) failed, keeping the running config: {}", trigger, e.what());
+    return {false,
+            std::string("config not reloaded, the running config stays:\n") + e.what() + "\n"};
+  }
+}
+
+std::pair<bool, std::string> App::reloadLocked(const std::string& trigger) {
   if (const std::string why = vetConfig(); !why.empty()) {
     reload_status_.last_successful = false;
     // Seen: the file watch does not refuse the same text again every second.

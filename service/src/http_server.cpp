@@ -1,7 +1,9 @@
 #include "reachmon/service/http_server.h"
 
 #include <CivetServer.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -9,35 +11,81 @@
 namespace reachmon::service {
 namespace {
 
-void replyStatus(mg_connection* conn, int status, const char* type, const std::string& body) {
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", type, -1);
-  mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
-  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-  mg_response_header_send(conn);
-  mg_write(conn, body.data(), body.size());
-}
+// Thread-per-connection (civetweb): every connection holds a worker until it is answered or
+// times out, so idle and slow clients must not be able to take all workers. 128 workers keep a
+// scrape answering with 100 idle or slow clients connected; a request must arrive within 5 s
+// (Prometheus sends its request at once), so a connection that sends nothing, or trickles a
+// request, frees its worker after 5 s. Bodies are written in pieces, each with its own 5 s.
+constexpr const char* kWorkers = "128";
+constexpr const char* kRequestTimeoutMs = "5000";
+constexpr std::size_t kWritePiece = 64 * 1024;
 
 constexpr const char* kText = "text/plain; charset=utf-8";
 
+struct Reply {
+  int status;
+  const char* type;
+  std::string body;
+};
+
+void send(mg_connection* conn, const Reply& r, bool with_body) {
+  mg_response_header_start(conn, r.status);
+  mg_response_header_add(conn, "Content-Type", r.type, -1);
+  mg_response_header_add(conn, "Content-Length", std::to_string(r.body.size()).c_str(), -1);
+  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+  mg_response_header_send(conn);
+  if (!with_body) return;
+  for (std::size_t at = 0; at < r.body.size(); at += kWritePiece) {
+    const std::size_t n = std::min(kWritePiece, r.body.size() - at);
+    if (mg_write(conn, r.body.data() + at, n) <= 0) return;  // the client went away
+  }
+}
+
+// GET (and HEAD: the same headers, no body) and POST handlers of one URI; a missing one is 405.
 class FnHandler final : public CivetHandler {
  public:
-  using Fn = std::function<void(mg_connection*)>;
+  using Fn = std::function<Reply()>;
   FnHandler(Fn get, Fn post) : get_(std::move(get)), post_(std::move(post)) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override { return dispatch(get_, conn); }
-  bool handlePost(CivetServer*, mg_connection* conn) override { return dispatch(post_, conn); }
+  bool handleGet(CivetServer*, mg_connection* conn) override { return dispatch(get_, conn, true); }
+  bool handleHead(CivetServer*, mg_connection* conn) override {
+    return dispatch(get_, conn, false);
+  }
+  bool handlePost(CivetServer*, mg_connection* conn) override {
+    return dispatch(post_, conn, true);
+  }
 
  private:
-  static bool dispatch(const Fn& fn, mg_connection* conn) {
-    if (!fn) {
-      replyStatus(conn, 405, kText, "method not allowed\n");
-      return true;
+  static bool dispatch(const Fn& fn, mg_connection* conn, bool with_body) {
+    Reply reply{405, kText, "method not allowed\n"};
+    if (fn) {
+      try {  // an exception must not cross civetweb's C code
+        reply = fn();
+      } catch (const std::exception& e) {
+        spdlog::error("HTTP {}: {}", mg_get_request_info(conn)->local_uri, e.what());
+        reply = Reply{500, kText, "internal error; see the log\n"};
+      }
     }
-    fn(conn);
+    send(conn, reply, with_body);
     return true;
   }
   Fn get_, post_;
 };
+
+// civetweb's own messages (why it cannot bind, ...): kept while the server starts, so that a
+// start-up failure says what the OS said; logged at debug level afterwards.
+int logCivetMessage(const mg_connection* conn, const char* message) {
+  const auto* civet = static_cast<const CivetServer*>(mg_get_user_data(mg_get_context(conn)));
+  auto* log = civet ? static_cast<HttpServer::CivetLog*>(const_cast<void*>(civet->getUserContext()))
+                    : nullptr;
+  if (log && log->starting.load()) {
+    std::lock_guard lock(log->mutex);
+    if (!log->start_errors.empty()) log->start_errors += "; ";
+    log->start_errors += message;
+  } else {
+    spdlog::debug("http server: {}", message);
+  }
+  return 1;  // handled: civetweb prints nothing itself
+}
 
 }  // namespace
 
@@ -48,38 +96,44 @@ HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
     throw std::runtime_error("cannot listen on " + listen +
                              ": this build's HTTP server (civetweb) has no IPv6 support; use an "
                              "IPv4 address such as \"127.0.0.1:9643\"");
-  std::vector<std::string> options = {"listening_ports",    listen, "num_threads", "4",
-                                      "request_timeout_ms", "10000"};
+  const std::vector<std::string> options = {
+      "listening_ports", listen, "num_threads", kWorkers, "request_timeout_ms", kRequestTimeoutMs};
+  CivetCallbacks callbacks{};
+  callbacks.log_message = &logCivetMessage;
   try {
-    server_ = std::make_unique<CivetServer>(options);
+    server_ = std::make_unique<CivetServer>(options, &callbacks, &civet_log_);
   } catch (const CivetException& e) {
-    throw std::runtime_error("cannot listen on " + listen + ": " + e.what());
+    std::lock_guard lock(civet_log_.mutex);
+    throw std::runtime_error(
+        "cannot listen on " + listen + ": " +
+        (civet_log_.start_errors.empty() ? std::string(e.what()) : civet_log_.start_errors));
   }
+  civet_log_.starting = false;
   auto add = [&](const char* uri, FnHandler::Fn get, FnHandler::Fn post) {
     civet_handlers_.push_back(std::make_unique<FnHandler>(std::move(get), std::move(post)));
     server_->addHandler(uri, civet_handlers_.back().get());
   };
   add(
       "/metrics",
-      [this](mg_connection* c) {
-        replyStatus(c, 200, "text/plain; version=0.0.4; charset=utf-8", handlers_.metrics());
+      [this] {
+        return Reply{200, "text/plain; version=0.0.4; charset=utf-8", handlers_.metrics()};
       },
       nullptr);
   add(
       "/-/healthy",
-      [this](mg_connection* c) {
+      [this] {
         auto [ok, text] = handlers_.healthy();
-        replyStatus(c, ok ? 200 : 503, kText, text + "\n");
+        return Reply{ok ? 200 : 503, kText, text + "\n"};
       },
       nullptr);
-  add("/-/reload", nullptr, [this](mg_connection* c) {
+  add("/-/reload", nullptr, [this] {
     auto [ok, text] = handlers_.reload();
-    replyStatus(c, ok ? 200 : 400, kText, text + "\n");
+    return Reply{ok ? 200 : 400, kText, text + "\n"};
   });
   add(
       "/$",
-      [this](mg_connection* c) {
-        replyStatus(c, 200, "text/html; charset=utf-8", handlers_.status_page());
+      [this] {
+        return Reply{200, "text/html; charset=utf-8", handlers_.status_page()};
       },
       nullptr);
   auto ports = server_->getListeningPorts();

@@ -26,7 +26,9 @@ struct LoadResult {
   bool ok() const { return errors.empty(); }
 };
 
-// Validates `text` completely; never throws on bad input.
+// Validates `text` completely. Never throws: whatever the JSON parser or a conversion throws
+// becomes an error in the result, so a reload cannot end the process. Messages never echo raw
+// control characters from the input (they appear as \u00XX).
 LoadResult parseConfig(std::string_view text);
 // The file's bytes, or nullopt (with errno set) when it cannot be read.
 std::optional<std::string> readConfigText(const std::filesystem::path& file);

@@ -49,6 +49,7 @@ class App {
   std::pair<bool, std::string> reload(const std::string& trigger);
 
  private:
+  std::pair<bool, std::string> reloadLocked(const std::string& trigger);  // under reload_mutex_
   std::pair<bool, std::string> healthy() const;
   // options_.vet_config's verdict on the config file: empty when it may be loaded.
   std::string vetConfig() const;

@@ -1,9 +1,12 @@
-// The HTTP endpoints: /metrics, /-/healthy, /-/reload (POST) and the / status page.
-// Handlers run on civetweb's worker threads.
+// The HTTP endpoints: /metrics, /-/healthy, /-/reload (POST) and the / status page; HEAD answers
+// like GET without the body. Handlers run on civetweb's worker threads (see http_server.cpp for
+// how many, and the timeouts that keep idle clients from holding them).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,8 +30,17 @@ class HttpServer {
   ~HttpServer();
   int port() const { return port_; }
 
+  // What civetweb says while it starts (the reason it cannot bind); afterwards its messages go to
+  // the debug log.
+  struct CivetLog {
+    std::atomic<bool> starting{true};
+    std::mutex mutex;
+    std::string start_errors;
+  };
+
  private:
   HttpHandlers handlers_;
+  CivetLog civet_log_;  // before server_: civetweb may log until server_ is gone
   std::vector<std::unique_ptr<CivetHandler>> civet_handlers_;
   std::unique_ptr<CivetServer> server_;
   int port_ = 0;
