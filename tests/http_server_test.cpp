@@ -14,7 +14,7 @@ namespace {
 
 service::HttpHandlers handlers(bool healthy, bool reload_ok) {
   service::HttpHandlers h;
-  h.metrics = [] { return std::string("reachmon_up 1\n"); };
+  h.metrics = [] { return std::make_shared<const std::string>("reachmon_up 1\n"); };
   h.healthy = [healthy] {
     return std::make_pair(healthy, std::string(healthy ? "OK" : "probe loop stalled"));
   };
@@ -95,9 +95,9 @@ TEST_CASE("HttpServer: an IPv6 listen address works or is refused with the reaso
 TEST_CASE("HttpServer: a handler that throws answers 500 and the server goes on", "[http]") {
   auto h = handlers(true, true);
   int calls = 0;
-  h.metrics = [&calls]() -> std::string {
+  h.metrics = [&calls] {
     if (++calls == 1) throw std::runtime_error("scrape failed");
-    return "reachmon_up 1\n";
+    return std::make_shared<const std::string>("reachmon_up 1\n");
   };
   service::HttpServer server("127.0.0.1:0", h);
   CHECK(httpGet(server.port(), "/metrics").status == 500);

@@ -8,6 +8,7 @@
 #include "reachmon/config/loader.h"
 #include "reachmon/service/http_server.h"
 #include "reachmon/service/status_page.h"
+#include "scrape_cache.h"
 #include "version.h"
 
 namespace reachmon::service {
@@ -49,9 +50,11 @@ void App::run(Control& control) {
       core::BuildInfo{kVersion, options_.platform, monitor_->engineName(),
                       monitor_->rttTimestamps()});
   HttpHandlers handlers;
-  handlers.metrics = [this] {
-    return prometheus::TextSerializer().Serialize(collector_->Collect());
-  };
+  // Scrapes that come in together share one serialised body (ScrapeCache): memory stays at one
+  // body however many scrapers there are. Lives until the HTTP server is gone (same scope).
+  auto scrapes = std::make_shared<ScrapeCache>(
+      [this] { return prometheus::TextSerializer().Serialize(collector_->Collect()); });
+  handlers.metrics = [scrapes] { return scrapes->get(); };
   handlers.healthy = [this] { return healthy(); };
   handlers.reload = [this] { return reload("POST /-/reload"); };
   handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };

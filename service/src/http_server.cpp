@@ -25,19 +25,24 @@ constexpr const char* kText = "text/plain; charset=utf-8";
 struct Reply {
   int status;
   const char* type;
-  std::string body;
+  std::shared_ptr<const std::string> body;  // shared: a /metrics body may be tens of MB
 };
+
+std::shared_ptr<const std::string> text(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
 
 void send(mg_connection* conn, const Reply& r, bool with_body) {
   mg_response_header_start(conn, r.status);
   mg_response_header_add(conn, "Content-Type", r.type, -1);
-  mg_response_header_add(conn, "Content-Length", std::to_string(r.body.size()).c_str(), -1);
+  const std::string& body = *r.body;
+  mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
   mg_response_header_add(conn, "Cache-Control", "no-store", -1);
   mg_response_header_send(conn);
   if (!with_body) return;
-  for (std::size_t at = 0; at < r.body.size(); at += kWritePiece) {
-    const std::size_t n = std::min(kWritePiece, r.body.size() - at);
-    if (mg_write(conn, r.body.data() + at, n) <= 0) return;  // the client went away
+  for (std::size_t at = 0; at < body.size(); at += kWritePiece) {
+    const std::size_t n = std::min(kWritePiece, body.size() - at);
+    if (mg_write(conn, body.data() + at, n) <= 0) return;  // the client went away
   }
 }
 
@@ -56,13 +61,13 @@ class FnHandler final : public CivetHandler {
 
  private:
   static bool dispatch(const Fn& fn, mg_connection* conn, bool with_body) {
-    Reply reply{405, kText, "method not allowed\n"};
+    Reply reply{405, kText, text("method not allowed\n")};
     if (fn) {
       try {  // an exception must not cross civetweb's C code
         reply = fn();
       } catch (const std::exception& e) {
         spdlog::error("HTTP {}: {}", mg_get_request_info(conn)->local_uri, e.what());
-        reply = Reply{500, kText, "internal error; see the log\n"};
+        reply = Reply{500, kText, text("internal error; see the log\n")};
       }
     }
     send(conn, reply, with_body);
@@ -122,18 +127,18 @@ HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
   add(
       "/-/healthy",
       [this] {
-        auto [ok, text] = handlers_.healthy();
-        return Reply{ok ? 200 : 503, kText, text + "\n"};
+        auto [ok, why] = handlers_.healthy();
+        return Reply{ok ? 200 : 503, kText, text(why + "\n")};
       },
       nullptr);
   add("/-/reload", nullptr, [this] {
-    auto [ok, text] = handlers_.reload();
-    return Reply{ok ? 200 : 400, kText, text + "\n"};
+    auto [ok, why] = handlers_.reload();
+    return Reply{ok ? 200 : 400, kText, text(why + "\n")};
   });
   add(
       "/$",
       [this] {
-        return Reply{200, "text/html; charset=utf-8", handlers_.status_page()};
+        return Reply{200, "text/html; charset=utf-8", text(handlers_.status_page())};
       },
       nullptr);
   auto ports = server_->getListeningPorts();

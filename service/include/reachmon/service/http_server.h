@@ -17,10 +17,10 @@ class CivetHandler;
 namespace reachmon::service {
 
 struct HttpHandlers {
-  std::function<std::string()> metrics;                   // exposition text
-  std::function<std::pair<bool, std::string>()> healthy;  // ok, explanation
-  std::function<std::pair<bool, std::string>()> reload;   // ok, message
-  std::function<std::string()> status_page;               // HTML
+  std::function<std::shared_ptr<const std::string>()> metrics;  // exposition text, shared
+  std::function<std::pair<bool, std::string>()> healthy;        // ok, explanation
+  std::function<std::pair<bool, std::string>()> reload;         // ok, message
+  std::function<std::string()> status_page;                     // HTML
 };
 
 class HttpServer {
