@@ -1,0 +1,24 @@
+// The config parser as check-config and reloads run it: any text in, a LoadResult out. It must
+// never throw, crash or read out of bounds, and its result must be consistent: a config exactly
+// when there are no errors, every error with a message.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "fuzz_check.h"
+#include "reachmon/config/loader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const reachmon::config::LoadResult result = reachmon::config::parseConfig(text);
+  FUZZ_CHECK(result.ok() == result.config.has_value());
+  for (const auto& e : result.errors) FUZZ_CHECK(!e.message.empty() && !e.str().empty());
+  if (result.config) {
+    // What check-config and the service do next with a valid config.
+    for (const char* platform : {"linux", "windows"}) {
+      for (const auto& w : reachmon::config::platformWarnings(*result.config, platform))
+        FUZZ_CHECK(!w.where.empty() && !w.message.empty());
+    }
+  }
+  return 0;
+}
