@@ -24,4 +24,9 @@ TEST_CASE("Address: anything but a numeric literal is rejected", "[address]") {
     INFO(text);
     CHECK_FALSE(parseIpAddress(text).has_value());
   }
+  using namespace std::string_view_literals;
+  for (const auto text : {"127.0.0.1\0evil"sv, "::1\0"sv, "\0"sv}) {
+    INFO(text.size());
+    CHECK_FALSE(parseIpAddress(text).has_value());  // NOT 127.0.0.1: nothing after a NUL hides
+  }
 }

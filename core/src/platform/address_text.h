@@ -16,7 +16,9 @@ namespace reachmon::core::detail {
 template <typename Pton, typename ZoneIndex>
 std::optional<IpAddress> parseIpAddressWith(std::string_view text, Pton pton,
                                             ZoneIndex zone_index) {
-  if (text.empty() || text.size() > 64) return std::nullopt;
+  // inet_pton reads a C string: an embedded NUL would hide what follows it.
+  if (text.empty() || text.size() > 64 || text.find('\0') != std::string_view::npos)
+    return std::nullopt;
   std::string s(text);
   IpAddress a;
   if (pton(false, s.c_str(), a.bytes.data())) {
