@@ -1,10 +1,22 @@
 // The Linux engine on real sockets, driven turn by turn on the test thread: loopback probes over
 // IPv4 and IPv6 with kernel timestamps, wake-ups from another thread, and the engine name.
 // Needs ping sockets (net.ipv4.ping_group_range) or root for the raw fallback; says so otherwise.
+// The test of the IPv6 sockets bound per source address makes a network namespace of its own
+// where ping sockets are allowed (root).
 #include "platform/linux/linux_engine.h"
+
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <thread>
 
 #include "fakes.h"
@@ -32,6 +44,42 @@ core::PathSpec path(const char* source, const char* target) {
   p.options.interval = 250ms;
   p.options.timeout = 1s;
   return p;
+}
+
+// Runs `body` on a thread of its own inside a new network namespace with lo up and ping sockets
+// allowed, so that the ping-socket engine is tested whatever the host's sysctl allows. Needs
+// root (CAP_SYS_ADMIN); returns why not when it cannot. The namespace is the thread's alone
+// and goes away with the last socket opened in it.
+std::string inPrivateNetns(const std::function<void()>& body) {
+  std::string why_not;
+  std::thread t([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      why_not = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+      return;
+    }
+    const core::lnx::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (!s || ::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) {
+      why_not = std::string("SIOCGIFFLAGS: ") + std::strerror(errno);
+      return;
+    }
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) {
+      why_not = std::string("SIOCSIFFLAGS: ") + std::strerror(errno);
+      return;
+    }
+    // /proc/sys/net shows the namespace of the thread that opens it.
+    std::ofstream("/proc/sys/net/ipv4/ping_group_range") << "0 2147483647\n";
+    body();
+  });
+  t.join();
+  return why_not;
+}
+
+std::size_t openDescriptors() {
+  return static_cast<std::size_t>(std::distance(
+      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator()));
 }
 
 }  // namespace
@@ -101,4 +149,79 @@ TEST_CASE("LinuxEngine: a timed wait ends when its time is up", "[linux_engine]"
        left = 20ms - (std::chrono::steady_clock::now() - start))
     engine->wait(left, sink);
   CHECK(std::chrono::steady_clock::now() - start < 30s);
+}
+
+TEST_CASE("LinuxEngine: an IPv6 socket bound to a source address is closed once no source uses it",
+          "[linux_engine][root]") {
+  // Measured on the namespace's thread, checked here (Catch2 assertions stay on this thread).
+  std::string engine_error, kind;
+  std::size_t bound_probing = 0, bound_dropped = 0, bound_back = 0;
+  std::size_t fds_probing = 0, fds_dropped = 0, fds_back = 0;
+  std::uint64_t v6_replies = 0, v6_replies_back = 0, v4_replies = 0;
+  const std::string why_not = inPrivateNetns([&] {
+    auto clock = std::make_shared<core::SteadyClock>();
+    std::unique_ptr<core::lnx::LinuxEngine> engine;
+    try {
+      engine = std::make_unique<core::lnx::LinuxEngine>(core::MonitorOptions{}, clock);
+    } catch (const std::exception& e) {
+      engine_error = e.what();
+      return;
+    }
+    kind = engine->name();
+    auto& sockets = dynamic_cast<core::lnx::SocketTransport&>(engine->transport());
+    core::ProbeLoop loop(clock, std::move(engine), 5);
+    const core::SourceSpec lo4{"lo4", core::Family::kIpv4, core::parseIpAddress("127.0.0.1"),
+                               std::nullopt};
+    const core::SourceSpec lo6{"lo6", core::Family::kIpv6, core::parseIpAddress("::1"),
+                               std::nullopt};
+    auto turnUntil = [&](auto done) {
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (!done() && std::chrono::steady_clock::now() < deadline)
+        loop.turn(core::ProbeLoop::kMaxSleep);
+    };
+    auto replies = [&](const char* source) {
+      for (const auto& p : loop.snapshot()->paths)
+        if (p.spec->source == source) return p.stats->replied.load();
+      return std::uint64_t{0};
+    };
+
+    loop.apply({{lo4, lo6}, {path("lo4", "127.0.0.1"), path("lo6", "::1")}}, core::Duration{0});
+    turnUntil([&] { return replies("lo6") >= 2; });
+    v6_replies = replies("lo6");
+    bound_probing = sockets.boundSockets();
+    fds_probing = openDescriptors();
+
+    // A reload without the IPv6 source: its socket goes at once, the IPv4 path probes on.
+    loop.apply({{lo4}, {path("lo4", "127.0.0.1")}}, core::Duration{0});
+    bound_dropped = sockets.boundSockets();
+    fds_dropped = openDescriptors();
+    const auto v4_before = replies("lo4");
+    turnUntil([&] { return replies("lo4") >= v4_before + 2; });
+    v4_replies = replies("lo4") - v4_before;
+
+    // It comes back: a new socket, and replies again.
+    loop.apply({{lo4, lo6}, {path("lo4", "127.0.0.1"), path("lo6", "::1")}}, core::Duration{0});
+    turnUntil([&] { return replies("lo6") >= 2; });
+    v6_replies_back = replies("lo6");
+    bound_back = sockets.boundSockets();
+    fds_back = openDescriptors();
+    loop.finish();
+  });
+  if (!why_not.empty()) {
+    WARN("needs root for a private network namespace, not tested: " << why_not);
+    return;
+  }
+  if (!engine_error.empty()) {
+    WARN("no ICMP socket in a private network namespace, not tested: " << engine_error);
+    return;
+  }
+  REQUIRE(kind == "icmp-dgram");  // ping sockets were allowed in the namespace
+  CHECK(v6_replies >= 2);
+  CHECK(bound_probing == 1);
+  CHECK(bound_dropped == 0);
+  CHECK(fds_dropped == fds_probing - 1);
+  CHECK(v4_replies >= 2);
+  CHECK(v6_replies_back >= 2);  // a new path: its counters start again
+  CHECK(bound_back == 1);
+  CHECK(fds_back == fds_probing);
 }

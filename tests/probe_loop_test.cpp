@@ -187,3 +187,84 @@ TEST_CASE("ProbeLoop: the heartbeat advances with every turn", "[probe_loop]") {
   rig.loop->turn(0ms);
   CHECK(rig.loop->stats().heartbeat_ns.load() - first == 10'000'000);
 }
+
+TEST_CASE("ProbeLoop: the engine is told the sources' addresses whenever they change",
+          "[probe_loop]") {
+  Rig rig;
+  using Addresses = std::vector<core::IpAddress>;
+  auto& updates = rig.engine->source_updates;
+  const core::SourceSpec wan{"wan", core::Family::kIpv4, std::nullopt, "eth0"};
+  const core::SourceSpec fixed{"fixed", core::Family::kIpv4, ip("192.0.2.1"), std::nullopt};
+  auto pathFrom = [](const char* src) {
+    return core::PathSpec{src, "t", "198.51.100.1", {}, ip("198.51.100.1"), {}};
+  };
+  rig.loop->apply({{wan, fixed}, {pathFrom("wan"), pathFrom("fixed")}}, Duration{0});
+  REQUIRE(updates.size() == 1);
+  CHECK(updates.back() == Addresses{ip("192.0.2.1")});  // both send from it: told once
+
+  // The interface moves to another address: the fixed source loses its own.
+  rig.engine->setInterfaces(interfacesWith({ip("192.0.2.77")}));
+  rig.engine->changed = true;
+  rig.loop->turn(0ms);
+  rig.clock->advance(core::ProbeLoop::kInterfaceSettle);
+  rig.loop->turn(0ms);
+  REQUIRE(updates.size() == 2);
+  CHECK(updates.back() == Addresses{ip("192.0.2.77")});
+
+  // A re-listing that changes nothing, and a reload with the same sources, tell nothing new.
+  rig.engine->changed = true;
+  rig.loop->turn(0ms);
+  rig.clock->advance(core::ProbeLoop::kInterfaceSettle);
+  rig.loop->turn(0ms);
+  rig.loop->apply({{wan, fixed}, {pathFrom("wan"), pathFrom("fixed")}}, Duration{0});
+  CHECK(updates.size() == 2);
+
+  // A reload that drops the interface source leaves no address in use.
+  rig.loop->apply({{fixed}, {pathFrom("fixed")}}, Duration{0});
+  REQUIRE(updates.size() == 3);
+  CHECK(updates.back().empty());
+}
+
+TEST_CASE("ProbeLoop: a source given by address is unavailable while its link is down",
+          "[probe_loop]") {
+  Rig rig;
+  rig.loop->apply({{source()}, {path("t", "198.51.100.1", 100ms, 50ms)}}, Duration{0});
+  auto& transport = rig.engine->fakeTransport();
+  const auto& stats = rig.stats();
+  auto errors = [&](core::ErrorReason r) {
+    return stats.errors[static_cast<std::size_t>(r)].load();
+  };
+  auto relist = [&](bool up) {
+    auto list = interfacesWith({ip("192.0.2.1")});  // the link keeps its address when down
+    list[0].up = up;
+    rig.engine->setInterfaces(std::move(list));
+    rig.engine->changed = true;
+    rig.loop->turn(0ms);
+    rig.clock->advance(core::ProbeLoop::kInterfaceSettle);
+    rig.loop->turn(0ms);
+  };
+  auto runFor = [&](Duration total) {
+    for (Duration t{0}; t < total; t += 10ms) {
+      rig.clock->advance(10ms);
+      rig.loop->turn(0ms);
+    }
+  };
+  runFor(300ms);
+  REQUIRE(transport.sent.size() >= 3);
+
+  relist(false);
+  CHECK_FALSE(rig.loop->snapshot()->sources.at(0).address.has_value());
+  const auto sent_before = transport.sent.size();
+  const auto unavailable_before = errors(core::ErrorReason::kSourceUnavailable);
+  runFor(500ms);
+  CHECK(transport.sent.size() == sent_before);  // nothing is handed to the OS...
+  CHECK(errors(core::ErrorReason::kSourceUnavailable) - unavailable_before >= 4);  // ...each due
+  CHECK(errors(core::ErrorReason::kSendFailed) == 0);
+  CHECK(stats.state.load() == core::PathState::kError);
+
+  relist(true);
+  CHECK(rig.loop->snapshot()->sources.at(0).address == ip("192.0.2.1"));
+  runFor(300ms);
+  CHECK(transport.sent.size() >= sent_before + 2);
+  CHECK(transport.sent.back().source == ip("192.0.2.1"));
+}

@@ -4,6 +4,7 @@
 // epoll over ICMP sockets) and WinEngine (platform/win, the ICMP helper API with APC completions).
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ class Engine {
   // True when wait() reports interface changes as they happen; otherwise the loop re-lists the
   // interfaces now and then.
   virtual bool watchesInterfaces() const = 0;
+  // The addresses the sources send from now (no duplicates, nullopt ones left out), told after
+  // every change: a new path set or an interface change. The engine may release what it keeps
+  // for any other address (Linux: the IPv6 ping socket bound to each source address).
+  virtual void sourcesChanged(std::span<const IpAddress> /*in_use*/) {}
   // Waits at most `timeout` (zero: only takes what has already arrived) and returns early on
   // wake() or an OS event. Replies and ICMP errors that arrive meanwhile go to `sink`.
   virtual Events wait(Duration timeout, ReplySink& sink) = 0;

@@ -39,6 +39,9 @@ std::optional<IpAddress> pickSourceAddress(const SourceSpec& source,
                                            const std::vector<InterfaceInfo>& interfaces) {
   if (source.address) {
     for (const auto& ifc : interfaces) {
+      // A link that is down keeps its IPv4 addresses but sends nothing: the source is
+      // unavailable, as an interface source on that link is.
+      if (!ifc.up) continue;
       for (const auto& a : ifc.addresses) {
         IpAddress plain = a;
         plain.scope_id = source.address->scope_id;

@@ -48,7 +48,20 @@ void ProbeLoop::takeMailbox() {
     std::lock_guard lock(mailbox_mutex_);
     next.swap(mailbox_);
   }
-  if (next) core_.apply(std::move(next->first), next->second);
+  if (!next) return;
+  core_.apply(std::move(next->first), next->second);
+  tellSourceAddresses();
+}
+
+void ProbeLoop::tellSourceAddresses() {
+  // Runs on path-set and interface changes only: the allocation is not per probe.
+  std::vector<IpAddress> in_use;
+  for (const SourceView& s : snapshots_.get()->sources)
+    if (s.address && std::find(in_use.begin(), in_use.end(), *s.address) == in_use.end())
+      in_use.push_back(*s.address);
+  if (in_use == source_addresses_) return;
+  source_addresses_ = std::move(in_use);
+  engine_->sourcesChanged(source_addresses_);
 }
 
 void ProbeLoop::turn(Duration max_wait) {
@@ -58,6 +71,7 @@ void ProbeLoop::turn(Duration max_wait) {
   if ((relist_at_ && now >= *relist_at_) ||
       (!engine_->watchesInterfaces() && now >= next_rescan_)) {
     core_.setInterfaces(engine_->interfaces());
+    tellSourceAddresses();
     relist_at_.reset();
     next_rescan_ = now + kRescanInterval;
   }

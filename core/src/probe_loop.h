@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "engine.h"
 #include "probe_core.h"
@@ -54,6 +55,8 @@ class ProbeLoop final : public Monitor {
  private:
   void run();
   void takeMailbox();
+  // Tells the engine the sources' addresses when they differ from what it was last told.
+  void tellSourceAddresses();
 
   std::shared_ptr<const Clock> clock_;
   MonitorStats stats_;
@@ -61,7 +64,8 @@ class ProbeLoop final : public Monitor {
   std::unique_ptr<Engine> engine_;
   ProbeCore core_;  // sends through engine_'s transport: declared after it
   TimePoint next_rescan_{};
-  std::optional<TimePoint> relist_at_;  // a reported change waits to be re-listed
+  std::optional<TimePoint> relist_at_;       // a reported change waits to be re-listed
+  std::vector<IpAddress> source_addresses_;  // as last told to engine_->sourcesChanged()
   std::thread thread_;
   std::atomic<bool> running_{false};  // between start() and stop(): apply() posts, not applies
   std::atomic<bool> stopping_{false};

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "engine.h"
@@ -94,6 +95,9 @@ class FakeEngine final : public core::Engine {
     return host_interfaces;
   }
   bool watchesInterfaces() const override { return watching; }
+  void sourcesChanged(std::span<const core::IpAddress> in_use) override {
+    source_updates.emplace_back(in_use.begin(), in_use.end());
+  }
   Events wait(core::Duration timeout, core::ReplySink& sink) override {
     waits.push_back(timeout);
     if (sim_clock) {  // the wait takes fake time: a timer firing on its next tick, or a poll
@@ -146,6 +150,7 @@ class FakeEngine final : public core::Engine {
   std::atomic<int> interface_lists{0};
   std::atomic<int> wakes{0};
   std::atomic<int> finishes{0};
+  std::vector<std::vector<core::IpAddress>> source_updates;  // what sourcesChanged() was told
 
  private:
   FakeTransport transport_;

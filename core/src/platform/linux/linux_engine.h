@@ -21,6 +21,9 @@ class LinuxEngine final : public Engine {
   Transport& transport() override { return *transport_; }
   std::vector<InterfaceInfo> interfaces() override;
   bool watchesInterfaces() const override { return netlink_.fd() >= 0; }
+  void sourcesChanged(std::span<const IpAddress> in_use) override {
+    transport_->closeUnused(in_use);
+  }
   Events wait(Duration timeout, ReplySink& sink) override;
   void wake() override;
   void finish(ReplySink&) override {}  // nothing outlives a socket's close

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -50,6 +51,17 @@ IcmpSocket* SocketTransport::find(int fd) {
   for (auto& [addr, sock] : v6_bound_)
     if (sock.fd() == fd) return &sock;
   return nullptr;
+}
+
+void SocketTransport::closeUnused(std::span<const IpAddress> in_use) {
+  // Replies still on their way to a closed socket are lost, but none could count: the address
+  // has left the host or its link is down, or its source now sends from another address and
+  // ProbeCore rejects replies to the old one as strays.
+  const auto closed = std::erase_if(v6_bound_, [&](const auto& bound) {
+    return std::find(in_use.begin(), in_use.end(), bound.first) == in_use.end();
+  });
+  if (closed > 0)
+    spdlog::debug("closed {} IPv6 socket(s) bound to addresses no source uses", closed);
 }
 
 SendResult SocketTransport::sendBound(const EchoRequest& r) {

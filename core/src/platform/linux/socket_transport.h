@@ -1,10 +1,12 @@
 // The Linux Transport: one ICMP socket per family, except IPv6 ping sockets, which the kernel
 // will not let us pick the source of per packet, so those are opened per IPv6 source address
-// (a handful, never one per path). Every socket is registered with the engine's epoll set.
-// Probe thread only.
+// (a handful, never one per path), and closed again once no source sends from that address.
+// Every socket is registered with the engine's epoll set. Probe thread only.
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,11 @@ class SocketTransport final : public Transport {
   IcmpSocket::Kind kind() const;
   // True when every socket opened at start stamps replies with the kernel's receive time.
   bool kernelTimestamps() const;
+  // Closes the bound IPv6 sockets of addresses not in `in_use` (a rotated or removed address,
+  // a source gone with a reload). Closing takes them out of the epoll set.
+  void closeUnused(std::span<const IpAddress> in_use);
+  // How many bound IPv6 sockets are open (for tests and diagnostics).
+  std::size_t boundSockets() const { return v6_bound_.size(); }
 
  private:
   SendResult sendBound(const EchoRequest& request);
