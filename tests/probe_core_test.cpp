@@ -96,6 +96,28 @@ TEST_CASE("Scheduler: the global minimum gap separates every send", "[scheduler]
   CHECK(rig.monitor_stats.send_delay.sumSeconds() > 0.01);
 }
 
+TEST_CASE("Scheduler: reloads that change intervals do not pile up schedule entries",
+          "[scheduler]") {
+  Rig rig;
+  auto set = [](Duration interval) {
+    core::PathSet s{{Rig::source("a", "192.0.2.1")}, {}};
+    for (int i = 0; i < 2000; ++i)
+      s.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1", interval, 1s));
+    return s;
+  };
+  for (int reload = 0; reload < 500; ++reload) {
+    rig.core.apply(set(reload % 2 ? 1h : 59min), Duration{0});
+    rig.clock.advance(1ms);
+    rig.core.runDue();
+  }
+  // Each reload supersedes every path's entry; superseded ones are dropped, not kept until due.
+  CHECK(rig.core.scheduledSends() <= 3 * 2000 + 1024);
+  // And the schedule still works: every path sends once within its interval.
+  rig.transport.sent.clear();
+  rig.runFor(61min, 1s);
+  CHECK(rig.transport.sent.size() >= 2000);
+}
+
 TEST_CASE("Scheduler: nextWake is the earliest send or timeout", "[scheduler]") {
   Rig rig;
   CHECK(rig.core.nextWake() == core::TimePoint::max());

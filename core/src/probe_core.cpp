@@ -93,7 +93,21 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
                                  static_cast<std::int64_t>(fresh.size()));
   }
   for (const auto& [key, index] : existing) freeSlot(index);
+  dropStaleSends();
   publish();
+}
+
+void ProbeCore::dropStaleSends() {
+  // A rescheduled or removed path leaves its old entry in the heap until that entry comes due
+  // (up to an interval later). Reloads that change intervals would pile them up: drop them once
+  // they outnumber the live ones.
+  const std::size_t live = slots_.size() - free_slots_.size();
+  if (sends_.size() <= 2 * live + 1024) return;
+  std::erase_if(sends_, [this](const SendEntry& e) {
+    const Slot& slot = slots_[e.slot];
+    return !slot.active || slot.schedule_version != e.schedule_version;
+  });
+  std::make_heap(sends_.begin(), sends_.end(), std::greater<>());
 }
 
 void ProbeCore::setInterfaces(std::vector<InterfaceInfo> interfaces) {

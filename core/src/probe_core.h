@@ -46,6 +46,8 @@ class ProbeCore final : public ReplySink {
   void runDue();
   // Probes of `family` waiting for their outcome (for tests and diagnostics).
   std::size_t inFlight(Family family) const;
+  // Entries in the send schedule, stale ones included (tests: they must not pile up).
+  std::size_t scheduledSends() const { return sends_.size(); }
 
   // ReplySink: validates and counts what the engine received.
   void onReply(const EchoReply& reply) override;
@@ -118,6 +120,7 @@ class ProbeCore final : public ReplySink {
   std::uint32_t allocateSlot();
   void freeSlot(std::uint32_t index);
   void schedule(std::uint32_t slot, TimePoint when);
+  void dropStaleSends();  // rebuilds the send heap without superseded entries, when they pile up
   void publish();
 
   const Clock& clock_;
