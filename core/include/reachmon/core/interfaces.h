@@ -24,7 +24,7 @@ struct InterfaceInfo {
 std::vector<InterfaceInfo> listInterfaces();
 
 // The address a source sends from right now, or nullopt when it has none:
-// - an address source: its address, if some interface carries it;
+// - an address source: its address, if some interface that is up carries it;
 // - an interface source: the interface's first address of the source's family, preferring global
 //   over link-local; none while the interface is down. The interface is named by its name/alias,
 //   its decimal index, (Windows) its LUID as "0x" and 16 hex digits, or its GUID with or
