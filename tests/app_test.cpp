@@ -3,9 +3,11 @@
 #include "reachmon/service/app.h"
 
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "http_client.h"
@@ -45,6 +47,13 @@ class FakeMonitor final : public core::Monitor {
     std::vector<std::string> out;
     for (const auto& p : applied.back().paths) out.push_back(p.target);
     return out;
+  }
+  // The address of `target`'s first path in the latest path set (nullopt: unresolved).
+  std::optional<core::IpAddress> lastAddress(const std::string& target) {
+    std::lock_guard lock(mutex_);
+    for (const auto& p : applied.back().paths)
+      if (p.target == target) return p.target_address;
+    return std::nullopt;
   }
   void beat(std::chrono::nanoseconds age) {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
@@ -94,10 +103,12 @@ struct RunningApp {
   std::string error;  // what run() threw
   int port = 0;
 
-  explicit RunningApp(const std::string& name, const std::string& text) {
+  explicit RunningApp(const std::string& name, const std::string& text,
+                      std::function<void(service::AppOptions&)> customise = {}) {
     file = fs::temp_directory_path() / ("reachmon-app-test-" + name + ".json");
     write(file, text);
     service::AppOptions options;
+    if (customise) customise(options);
     options.config_path = file;
     options.on_ready = [this](int p) { ready.set_value(p); };
     options.make_monitor = [this] {
@@ -222,4 +233,60 @@ TEST_CASE("App: an invalid config at start-up is an error that counts the proble
   CHECK(r.error.find("invalid config") == 0);
   CHECK(r.error.find("(3 errors)") != std::string::npos);
   CHECK(r.monitor == nullptr);  // no probing was started
+}
+
+namespace {
+
+// A DNS that answers a name only when the test opens its gate. Owned by the lookups, which may
+// outlive the test (a hung lookup is abandoned, never waited for).
+struct DnsGates {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::set<std::string> open;
+  void release(const std::string& host) {
+    {
+      std::lock_guard lock(mutex);
+      open.insert(host);
+    }
+    cv.notify_all();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("App: start-up and reload and stop never wait for DNS and names join when they resolve",
+          "[app]") {
+  auto dns = std::make_shared<DnsGates>();
+  struct ReleaseAll {
+    std::shared_ptr<DnsGates> dns;
+    ~ReleaseAll() { dns->release("hang.example"); }
+  } release_at_end{dns};
+  const std::string targets = kT1 + R"(,{"name":"later","host":"later.example"})" +
+                              R"(,{"name":"hang","host":"hang.example"})";
+  auto r = std::make_unique<RunningApp>("dns", configText(targets), [dns](auto& options) {
+    options.resolve_host = [dns](const std::string& host,
+                                 core::Family) -> std::variant<core::IpAddress, std::string> {
+      std::unique_lock lock(dns->mutex);
+      dns->cv.wait(lock, [&] { return dns->open.count(host) > 0; });
+      return *core::parseIpAddress("127.0.0.3");
+    };
+  });
+  // Ground truth for "never waits": every lookup is still blocked on its gate while these return.
+  REQUIRE(r->start() > 0);
+  REQUIRE(r->monitor->appliedCount() == 1);
+  CHECK(r->monitor->lastTargets() == std::vector<std::string>{"t1", "later", "hang"});
+  CHECK(r->monitor->lastAddress("t1"));
+  CHECK_FALSE(r->monitor->lastAddress("later"));  // resolve_failed until it resolves
+  CHECK(httpGet(r->port, "/metrics").status == 200);
+  CHECK(httpPost(r->port, "/-/reload").status == 200);
+
+  dns->release("later.example");
+  REQUIRE(eventually([&] { return r->monitor->lastAddress("later").has_value(); }));
+  CHECK(*r->monitor->lastAddress("later") == *core::parseIpAddress("127.0.0.3"));
+  CHECK_FALSE(r->monitor->lastAddress("hang"));
+
+  r->control.requestStop();
+  r->thread.join();  // "hang.example" is still blocked
+  CHECK(r->monitor->stopped);
+  r.reset();  // the App's destructor does not wait for it either
 }

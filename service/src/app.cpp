@@ -3,12 +3,14 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "reachmon/config/loader.h"
 #include "reachmon/service/http_server.h"
 #include "reachmon/service/status_page.h"
 #include "scrape_cache.h"
+#include "target_resolver.h"
 #include "version.h"
 
 namespace reachmon::service {
@@ -29,7 +31,7 @@ std::string joinErrors(const std::vector<config::ConfigError>& errors) {
 }  // namespace
 
 App::App(AppOptions options) : options_(std::move(options)) {}
-App::~App() = default;
+App::~App() { stopResolver(); }
 
 void App::run(Control& control) {
   if (const std::string why = vetConfig(); !why.empty()) throw std::runtime_error(why);
@@ -41,17 +43,25 @@ void App::run(Control& control) {
                              std::to_string(loaded.errors.size()) + " errors)");
   }
   monitor_ = options_.make_monitor ? options_.make_monitor() : core::Monitor::create({});
-  applyConfig(*loaded.config);
-  config_ = std::move(loaded.config);
-  monitor_->start();
+  {
+    // IP-literal targets are probed at once; DNS names join when they resolve (onResolved).
+    std::lock_guard lock(reload_mutex_);
+    TargetResolverOptions resolver_options;
+    resolver_options.lookup = options_.resolve_host;
+    resolver_options.deadline = options_.resolve_deadline;
+    resolver_ = std::make_unique<TargetResolver>([this] { onResolved(); }, resolver_options);
+    applyConfig(*loaded.config);
+    config_ = std::move(loaded.config);
+    monitor_->start();
+  }
 
   collector_ = std::make_shared<core::MetricsCollector>(
       [this] { return monitor_->snapshot(); }, monitor_->stats(), reload_status_,
       core::BuildInfo{kVersion, options_.platform, monitor_->engineName(),
                       monitor_->rttTimestamps()});
   HttpHandlers handlers;
-  // Scrapes that come in together share one serialised body (ScrapeCache): memory stays at one
-  // body however many scrapers there are. Lives until the HTTP server is gone (same scope).
+  // Scrapes that come in together share a serialised body (ScrapeCache): memory stays at one or
+  // two bodies however many scrapers there are. Lives until the HTTP server is gone.
   auto scrapes = std::make_shared<ScrapeCache>(
       [this] { return prometheus::TextSerializer().Serialize(collector_->Collect()); });
   handlers.metrics = [scrapes] { return scrapes->get(); };
@@ -79,11 +89,11 @@ void App::run(Control& control) {
       changed = current != last_seen_text_;
     }
     if (changed) reload("file change");
-    reresolveIfDue();
   }
   spdlog::info("stopping");
   control.noteStopProgress();  // each step: the Windows host advances STOP_PENDING's checkpoint
   http_.reset();
+  stopResolver();  // lookups still running are abandoned, never waited for
   control.noteStopProgress();
   monitor_->stop();
   control.noteStopProgress();
@@ -96,9 +106,15 @@ std::string App::vetConfig() const {
 std::size_t App::applyConfig(const config::Config& cfg) {
   for (const auto& w : config::platformWarnings(cfg, options_.platform))
     spdlog::warn("{}: {}", options_.config_path.string(), w.str());
-  resolved_ = resolveTargets(cfg, resolved_);
-  next_resolve_ = std::chrono::steady_clock::now() + cfg.resolve_interval;
-  auto set = buildPathSet(cfg, resolved_);
+  std::set<TargetResolver::Key> names;
+  for (const auto& t : cfg.targets)
+    if (!t.literal) names.emplace(t.host, t.family);
+  ResolvedHosts resolved;
+  if (resolver_) {
+    resolver_->setNames(names, cfg.resolve_interval);
+    resolved = resolver_->results();
+  }
+  auto set = buildPathSet(cfg, resolved);
   const std::size_t paths = set.paths.size();
   monitor_->apply(std::move(set), cfg.min_send_gap);
   reload_status_.last_successful = true;
@@ -106,15 +122,20 @@ std::size_t App::applyConfig(const config::Config& cfg) {
   return paths;
 }
 
-void App::reresolveIfDue() {
+void App::onResolved() {
   std::lock_guard lock(reload_mutex_);
-  if (!config_ || std::chrono::steady_clock::now() < next_resolve_) return;
-  auto fresh = resolveTargets(*config_, resolved_);
-  next_resolve_ = std::chrono::steady_clock::now() + config_->resolve_interval;
-  if (fresh == resolved_) return;
-  resolved_ = std::move(fresh);
+  if (!config_ || !resolver_) return;  // starting, or stopping
   spdlog::info("target addresses changed; updating paths");
-  monitor_->apply(buildPathSet(*config_, resolved_), config_->min_send_gap);
+  monitor_->apply(buildPathSet(*config_, resolver_->results()), config_->min_send_gap);
+}
+
+void App::stopResolver() {
+  std::unique_ptr<TargetResolver> resolver;
+  {
+    std::lock_guard lock(reload_mutex_);
+    resolver = std::move(resolver_);
+  }
+  resolver.reset();  // outside the lock: its thread may be waiting for it in onResolved()
 }
 
 std::pair<bool, std::string> App::reload(const std::string& trigger) {

@@ -1,10 +1,6 @@
 #include "reachmon/service/path_plan.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-
-#include "reachmon/core/resolver.h"
 
 namespace reachmon::service {
 
@@ -26,26 +22,6 @@ core::PathSet buildPathSet(const config::Config& cfg, const ResolvedHosts& resol
     }
   }
   return set;
-}
-
-ResolvedHosts resolveTargets(const config::Config& cfg, const ResolvedHosts& previous) {
-  ResolvedHosts out;
-  for (const auto& t : cfg.targets) {
-    if (t.literal) continue;
-    const auto key = std::make_pair(t.host, t.family);
-    if (out.count(key)) continue;
-    auto result = core::resolveHost(t.host, t.family);
-    if (auto* a = std::get_if<core::IpAddress>(&result)) {
-      out[key] = *a;
-      continue;
-    }
-    auto prev = previous.find(key);
-    out[key] = prev == previous.end() ? std::nullopt : prev->second;
-    spdlog::warn("target {}: cannot resolve {} ({}){}", t.name, t.host,
-                 std::get<std::string>(result),
-                 out[key] ? "; keeping " + core::formatIpAddress(*out[key]) : "");
-  }
-  return out;
 }
 
 }  // namespace reachmon::service

@@ -2,16 +2,16 @@
 
 namespace reachmon::service {
 
-bool ScrapeCache::freshLocked(std::chrono::steady_clock::time_point now) const {
-  return body_ && now - rendered_at_ <= max_age_;
-}
-
 std::shared_ptr<const std::string> ScrapeCache::get() {
   std::unique_lock lock(mutex_);
   const auto arrived = std::chrono::steady_clock::now();
-  while (rendering_) rendered_.wait(lock);  // share the body being rendered
-  if (freshLocked(arrived)) return body_;
+  for (;;) {
+    if (body_ && body_started_ >= arrived) return body_;  // rendered after we asked: share it
+    if (!rendering_) break;
+    rendered_.wait(lock);
+  }
   rendering_ = true;
+  const auto started = std::chrono::steady_clock::now();
   lock.unlock();
   std::shared_ptr<const std::string> body;
   try {
@@ -24,7 +24,7 @@ std::shared_ptr<const std::string> ScrapeCache::get() {
   }
   lock.lock();
   body_ = body;
-  rendered_at_ = std::chrono::steady_clock::now();
+  body_started_ = started;
   rendering_ = false;
   rendered_.notify_all();
   return body;

@@ -1,7 +1,7 @@
 // The reachmon service: owns the config, the probe engine and the HTTP endpoints. One App::run()
 // serves the console, systemd and the Windows service (through service/src/{posix,win}/host_*).
 // Threads: run() on the caller's; reload() also from HTTP workers; the probe thread is the
-// Monitor's.
+// Monitor's; DNS names resolve on the TargetResolver's threads, which apply their results.
 #pragma once
 
 #include <chrono>
@@ -12,8 +12,10 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "reachmon/config/config.h"
+#include "reachmon/core/address.h"
 #include "reachmon/core/metrics_collector.h"
 #include "reachmon/core/monitor.h"
 #include "reachmon/service/control.h"
@@ -22,6 +24,7 @@
 namespace reachmon::service {
 
 class HttpServer;
+class TargetResolver;
 
 struct AppOptions {
   std::filesystem::path config_path;
@@ -35,6 +38,12 @@ struct AppOptions {
   // stays). The Windows service refuses a config that non-administrators can write. Called on
   // run()'s thread and on HTTP threads.
   std::function<std::string(const std::filesystem::path&)> vet_config;
+  // Resolves a target's DNS name: blocking, on a worker thread that may outlive the App (so it
+  // must own what it uses). core::resolveHost by default, a fake in tests.
+  std::function<std::variant<core::IpAddress, std::string>(const std::string&, core::Family)>
+      resolve_host;
+  // How long one lookup may take before it counts as failed (the target keeps its last address).
+  std::chrono::milliseconds resolve_deadline{5000};
 };
 
 class App {
@@ -53,21 +62,25 @@ class App {
   std::pair<bool, std::string> healthy() const;
   // options_.vet_config's verdict on the config file: empty when it may be loaded.
   std::string vetConfig() const;
-  // Resolves, builds and hands over the path set; returns how many paths it has.
+  // Hands the names to the resolver, builds the path set with the addresses known now and hands
+  // it over; returns how many paths it has. Under reload_mutex_; never waits for DNS.
   std::size_t applyConfig(const config::Config& cfg);
-  void reresolveIfDue();
+  // The resolver's callback (its thread): addresses changed, rebuild the path set.
+  void onResolved();
+  // Ends the resolver without waiting for a lookup; never under reload_mutex_.
+  void stopResolver();
 
   AppOptions options_;
   std::mutex reload_mutex_;  // serialises reloads from HTTP, signals and the file watcher,
-                             // and guards config_, last_seen_text_ and resolved_
+                             // and guards config_, last_seen_text_ and resolver_ (the
+                             // pointer; the resolver itself is thread-safe)
   std::optional<config::Config> config_;
   std::string last_seen_text_;
-  ResolvedHosts resolved_;
-  std::chrono::steady_clock::time_point next_resolve_{};
   std::unique_ptr<core::Monitor> monitor_;
   core::ReloadStatus reload_status_;
   std::shared_ptr<core::MetricsCollector> collector_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<TargetResolver> resolver_;  // last: its callback uses the members above
 };
 
 }  // namespace reachmon::service
