@@ -104,7 +104,7 @@ struct RunningApp {
   int port = 0;
 
   explicit RunningApp(const std::string& name, const std::string& text,
-                      std::function<void(service::AppOptions&)> customise = {}) {
+                      const std::function<void(service::AppOptions&)>& customise = {}) {
     file = fs::temp_directory_path() / ("reachmon-app-test-" + name + ".json");
     write(file, text);
     service::AppOptions options;

@@ -18,7 +18,7 @@ namespace {
 // request, frees its worker after 5 s. Bodies are written in pieces, each with its own 5 s.
 constexpr const char* kWorkers = "128";
 constexpr const char* kRequestTimeoutMs = "5000";
-constexpr std::size_t kWritePiece = 64 * 1024;
+constexpr std::size_t kWritePiece = std::size_t{64} * 1024;
 
 constexpr const char* kText = "text/plain; charset=utf-8";
 
