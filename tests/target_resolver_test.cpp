@@ -159,6 +159,12 @@ TEST_CASE("TargetResolver: results arrive through the callback, without its lock
   CHECK(resolver.results().at(kA) == v4(1));
   CHECK_FALSE(resolver.results().at(kB));
   CHECK(resolver.states().at(kB).last_error == "Name or service not known");
+  // The callback runs after the state is updated: wait for it, then leave room for a wrong one.
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return !seen.empty();
+  }));
+  std::this_thread::sleep_for(100ms);
   std::lock_guard lock(mutex);
   REQUIRE(seen.size() == 1);  // only a's address changed; b's failure changes nothing
   CHECK(seen[0].at(kA) == v4(1));
