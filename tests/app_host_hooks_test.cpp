@@ -4,10 +4,10 @@
 // non-administrators can write), keeping the running config.
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <thread>
 
+#include "config_file.h"
 #include "http_client.h"
 #include "reachmon/service/app.h"
 
@@ -52,12 +52,6 @@ std::string configText(const std::string& target) {
          target + R"(","host":"127.0.0.1"}]})";
 }
 
-void write(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.string() + ".tmp";
-  std::ofstream(tmp) << text;
-  fs::rename(tmp, file);
-}
-
 // An App on its own thread whose vet_config refuses while `refuse` is set.
 struct VettedApp {
   fs::path file;
@@ -72,7 +66,7 @@ struct VettedApp {
 
   explicit VettedApp(const std::string& name) {
     file = fs::temp_directory_path() / ("reachmon-app-hooks-" + name + ".json");
-    write(file, configText("t1"));
+    writeConfigFile(file, configText("t1"));
     service::AppOptions options;
     options.config_path = file;
     options.on_ready = [this](int port) { ready.set_value(port); };
@@ -107,13 +101,6 @@ struct VettedApp {
   }
 };
 
-double metric(int port, const std::string& name) {
-  const auto body = httpGet(port, "/metrics").body;
-  const auto at = body.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + name.size() + 2));
-}
-
 }  // namespace
 
 TEST_CASE("App: each step of the stop sequence is noted as stop progress", "[app]") {
@@ -144,12 +131,12 @@ TEST_CASE("App: a reload that vet_config refuses keeps the running config", "[ap
   REQUIRE(a.monitor->applied == 1);
 
   a.refuse = true;  // e.g. the file became writable by Users
-  write(a.file, configText("t2"));
+  writeConfigFile(a.file, configText("t2"));
   const auto post = httpPost(port, "/-/reload");
   CHECK(post.status == 400);
   CHECK(post.body.find("can be changed by Everyone (write)") != std::string::npos);
   CHECK(a.monitor->applied == 1);
-  CHECK(metric(port, "reachmon_config_last_reload_successful") == 0);
+  CHECK(metricValue(port, "reachmon_config_last_reload_successful") == 0);
   CHECK(a.monitor->snapshot()->paths.at(0).spec->target == "t1");
   // The file watch refuses the same text once, not every second.
   const int vetted = a.vetted;
@@ -163,5 +150,5 @@ TEST_CASE("App: a reload that vet_config refuses keeps the running config", "[ap
     std::this_thread::sleep_for(5ms);
   CHECK(a.monitor->applied == 2);
   CHECK(a.monitor->snapshot()->paths.at(0).spec->target == "t2");
-  CHECK(metric(port, "reachmon_config_last_reload_successful") == 1);
+  CHECK(metricValue(port, "reachmon_config_last_reload_successful") == 1);
 }

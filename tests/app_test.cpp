@@ -5,11 +5,12 @@
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
 
+#include "config_file.h"
+#include "eventually.h"
 #include "http_client.h"
 
 using namespace reachmon;
@@ -76,22 +77,6 @@ std::string configText(const std::string& targets, const std::string& listen = "
 const std::string kT1 = R"({"name":"t1","host":"127.0.0.1"})";
 const std::string kT2 = R"({"name":"t2","host":"127.0.0.2"})";
 
-void write(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.string() + ".tmp";
-  std::ofstream(tmp) << text;
-  fs::rename(tmp, file);  // an editor's atomic save
-}
-
-template <typename F>
-bool eventually(F done, std::chrono::seconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 // An App running on its own thread, as `reachmon run` does, with a FakeMonitor.
 struct RunningApp {
   fs::path file;
@@ -106,7 +91,7 @@ struct RunningApp {
   explicit RunningApp(const std::string& name, const std::string& text,
                       const std::function<void(service::AppOptions&)>& customise = {}) {
     file = fs::temp_directory_path() / ("reachmon-app-test-" + name + ".json");
-    write(file, text);
+    writeConfigFile(file, text);
     service::AppOptions options;
     if (customise) customise(options);
     options.config_path = file;
@@ -141,13 +126,6 @@ struct RunningApp {
   }
 };
 
-double metric(int port, const std::string& name) {
-  const auto body = httpGet(port, "/metrics").body;
-  const auto at = body.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + name.size() + 2));
-}
-
 }  // namespace
 
 TEST_CASE("App: starts probing the config's paths and serves them over HTTP", "[app]") {
@@ -156,7 +134,7 @@ TEST_CASE("App: starts probing the config's paths and serves them over HTTP", "[
   CHECK(r.monitor->started);
   REQUIRE(r.monitor->appliedCount() == 1);
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1", "t2"});
-  CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 1);
+  CHECK(metricValue(r.port, "reachmon_config_last_reload_successful") == 1);
   const auto body = httpGet(r.port, "/metrics").body;
   CHECK(body.find(R"(reachmon_probes_sent_total{source="lo",target="t2"} 0)") != std::string::npos);
   CHECK(body.find(R"(engine="fake")") != std::string::npos);
@@ -170,47 +148,47 @@ TEST_CASE("App: starts probing the config's paths and serves them over HTTP", "[
 TEST_CASE("App: reloads apply a valid config and refuse a broken one, keeping the old", "[app]") {
   RunningApp r("reload", configText(kT1));
   REQUIRE(r.start() > 0);
-  write(r.file, configText(kT1 + "," + kT2));
+  writeConfigFile(r.file, configText(kT1 + "," + kT2));
   r.control.requestReload("test");
   // (The once-a-second file check may reload the same edit too.)
   REQUIRE(eventually([&] { return r.monitor->appliedCount() >= 2; }));
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1", "t2"});
   const auto applied = r.monitor->appliedCount();
 
-  write(r.file, R"({"sources":[],"colour":"blue"})");
+  writeConfigFile(r.file, R"({"sources":[],"colour":"blue"})");
   auto post = httpPost(r.port, "/-/reload");
   CHECK(post.status == 400);
   CHECK(post.body.find("$.colour: unknown key") != std::string::npos);
   CHECK(post.body.find("$.sources: empty") != std::string::npos);
-  CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 0);
+  CHECK(metricValue(r.port, "reachmon_config_last_reload_successful") == 0);
   CHECK(r.monitor->appliedCount() == applied);  // the running paths were not touched
   CHECK(httpGet(r.port, "/-/healthy").status == 200);
 
-  write(r.file, configText(kT2));
+  writeConfigFile(r.file, configText(kT2));
   post = httpPost(r.port, "/-/reload");
   CHECK(post.status == 200);
   CHECK(post.body == "config reloaded: 1 paths\n");
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
-  CHECK(metric(r.port, "reachmon_config_last_reload_successful") == 1);
+  CHECK(metricValue(r.port, "reachmon_config_last_reload_successful") == 1);
 }
 
 TEST_CASE("App: saving the config file reloads it", "[app]") {
   RunningApp r("watch", configText(kT1));
   REQUIRE(r.start() > 0);
-  write(r.file, configText(kT2));
+  writeConfigFile(r.file, configText(kT2));
   // The file is compared with what was last loaded once a second.
   REQUIRE(eventually([&] { return r.monitor->appliedCount() == 2; }));
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
-  write(r.file, "{ not json");
-  REQUIRE(
-      eventually([&] { return metric(r.port, "reachmon_config_last_reload_successful") == 0; }));
+  writeConfigFile(r.file, "{ not json");
+  REQUIRE(eventually(
+      [&] { return metricValue(r.port, "reachmon_config_last_reload_successful") == 0; }));
   CHECK(r.monitor->appliedCount() == 2);
 }
 
 TEST_CASE("App: a new listen address waits for a restart, the rest of the edit applies", "[app]") {
   RunningApp r("listen", configText(kT1));
   REQUIRE(r.start() > 0);
-  write(r.file, configText(kT2, "127.0.0.1:1"));
+  writeConfigFile(r.file, configText(kT2, "127.0.0.1:1"));
   CHECK(httpPost(r.port, "/-/reload").status == 200);
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
   CHECK(httpGet(r.port, "/-/healthy").status == 200);  // still served where it was

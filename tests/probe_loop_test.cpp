@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "eventually.h"
 #include "fakes.h"
 
 using namespace reachmon;
@@ -38,17 +39,6 @@ struct Rig {
     return *loop->snapshot()->paths.at(i).stats;
   }
 };
-
-// Polls `done` for up to 10 s of real time (for the tests that run the real thread).
-template <typename F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -9,22 +9,15 @@
 #include <mutex>
 #include <thread>
 
+#include "eventually.h"
+
 using namespace reachmon;
 using namespace reachmon::service;
 using namespace std::chrono_literals;
+using reachmon::test::eventually;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-template <typename F>
-bool eventually(F done, std::chrono::seconds limit = 10s) {
-  const auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 core::IpAddress v4(std::uint8_t last) {
   core::IpAddress a;

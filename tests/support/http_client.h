@@ -46,4 +46,12 @@ inline HttpResponse httpPost(int port, const std::string& path) {
   return httpRequest("POST", port, path);
 }
 
+// The value of an unlabelled series in /metrics, or -1 if it is not there.
+inline double metricValue(int port, const std::string& name) {
+  const auto body = httpGet(port, "/metrics").body;
+  const auto at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + name.size() + 2));
+}
+
 }  // namespace reachmon::test
