@@ -47,7 +47,8 @@ class RecordingMonitor final : public core::Monitor {
 };
 
 std::string configText(const std::string& target) {
-  return R"({"listen":"127.0.0.1:0","sources":[{"name":"lo","address":"127.0.0.1"}],)"
+  return R"({"listen":"127.0.0.1:0","web":{"enable_reload":true},)"
+         R"("sources":[{"name":"lo","address":"127.0.0.1"}],)"
          R"("targets":[{"name":")" +
          target + R"(","host":"127.0.0.1"}]})";
 }

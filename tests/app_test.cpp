@@ -71,8 +71,8 @@ class FakeMonitor final : public core::Monitor {
 };
 
 std::string configText(const std::string& targets, const std::string& listen = "127.0.0.1:0") {
-  return R"({"listen":")" + listen + R"(","sources":[{"name":"lo","address":"127.0.0.1"}],)" +
-         R"("targets":[)" + targets + "]}";
+  return R"({"listen":")" + listen + R"(","web":{"enable_reload":true},)" +
+         R"("sources":[{"name":"lo","address":"127.0.0.1"}],)" + R"("targets":[)" + targets + "]}";
 }
 const std::string kT1 = R"({"name":"t1","host":"127.0.0.1"})";
 const std::string kT2 = R"({"name":"t2","host":"127.0.0.2"})";

@@ -25,10 +25,13 @@ service::HttpHandlers handlers(bool healthy, bool reload_ok) {
   return h;
 }
 
+// No authentication, reload enabled.
+const service::HttpAccess kOpen{{}, true};
+
 }  // namespace
 
 TEST_CASE("HttpServer: port 0 picks a free port and every endpoint answers", "[http]") {
-  service::HttpServer server("127.0.0.1:0", handlers(true, true));
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, handlers(true, true));
   const int port = server.port();
   REQUIRE(port > 0);
   auto r = httpGet(port, "/metrics");
@@ -51,7 +54,7 @@ TEST_CASE("HttpServer: port 0 picks a free port and every endpoint answers", "[h
 }
 
 TEST_CASE("HttpServer: failures answer 503 and 400 with the reason", "[http]") {
-  service::HttpServer server("127.0.0.1:0", handlers(false, false));
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, handlers(false, false));
   auto r = httpGet(server.port(), "/-/healthy");
   CHECK(r.status == 503);
   CHECK(r.body == "probe loop stalled\n");
@@ -61,10 +64,10 @@ TEST_CASE("HttpServer: failures answer 503 and 400 with the reason", "[http]") {
 }
 
 TEST_CASE("HttpServer: a port in use is a start-up error naming the address", "[http]") {
-  service::HttpServer first("127.0.0.1:0", handlers(true, true));
+  service::HttpServer first("127.0.0.1:0", std::nullopt, kOpen, handlers(true, true));
   const std::string taken = "127.0.0.1:" + std::to_string(first.port());
   try {
-    service::HttpServer second(taken, handlers(true, true));
+    service::HttpServer second(taken, std::nullopt, kOpen, handlers(true, true));
     FAIL("a second server started on " << taken);
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();
@@ -81,13 +84,13 @@ TEST_CASE("HttpServer: an IPv6 listen address works or is refused with the reaso
   if (mg_check_feature(kCivetIpv6) == 0) {
     // Debian's civetweb is built without IPv6: say so instead of failing obscurely.
     try {
-      service::HttpServer v6("[::1]:0", handlers(true, true));
+      service::HttpServer v6("[::1]:0", std::nullopt, kOpen, handlers(true, true));
       FAIL("IPv6 listen accepted by a civetweb without IPv6");
     } catch (const std::runtime_error& e) {
       CHECK(std::string(e.what()).find("no IPv6 support") != std::string::npos);
     }
   } else {
-    service::HttpServer v6("[::1]:0", handlers(true, true));
+    service::HttpServer v6("[::1]:0", std::nullopt, kOpen, handlers(true, true));
     CHECK(v6.port() > 0);
   }
 }
@@ -99,9 +102,90 @@ TEST_CASE("HttpServer: a handler that throws answers 500 and the server goes on"
     if (++calls == 1) throw std::runtime_error("scrape failed");
     return std::make_shared<const std::string>("reachmon_up 1\n");
   };
-  service::HttpServer server("127.0.0.1:0", h);
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
   CHECK(httpGet(server.port(), "/metrics").status == 500);
   const auto r = httpGet(server.port(), "/metrics");
   CHECK(r.status == 200);
   CHECK(r.body == "reachmon_up 1\n");
+}
+
+TEST_CASE("HttpServer: POST /-/reload is 403 unless enabled, and enabling applies at once",
+          "[http]") {
+  int reloads = 0;
+  auto h = handlers(true, true);
+  h.reload = [&reloads] {
+    ++reloads;
+    return std::make_pair(true, std::string("config reloaded"));
+  };
+  service::HttpServer server("127.0.0.1:0", std::nullopt, service::HttpAccess{}, h);
+  auto r = httpPost(server.port(), "/-/reload");
+  CHECK(r.status == 403);
+  CHECK(r.body.find("enable_reload") != std::string::npos);
+  CHECK(reloads == 0);
+  server.setAccess(service::HttpAccess{{}, true});
+  CHECK(httpPost(server.port(), "/-/reload").status == 200);
+  CHECK(reloads == 1);
+}
+
+TEST_CASE("HttpServer: a state-changing request with an Origin header is refused", "[http]") {
+  int reloads = 0;
+  auto h = handlers(true, true);
+  h.reload = [&reloads] {
+    ++reloads;
+    return std::make_pair(true, std::string("config reloaded"));
+  };
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
+  auto r = httpRequest("POST", server.port(), "/-/reload", "Origin: http://evil.example\r\n");
+  CHECK(r.status == 403);
+  CHECK(r.body.find("Origin") != std::string::npos);
+  CHECK(reloads == 0);
+  // Reading is not changing state: a GET with Origin (e.g. a dashboard's fetch) is served.
+  CHECK(
+      httpRequest("GET", server.port(), "/metrics", "Origin: http://grafana.example\r\n").status ==
+      200);
+  CHECK(httpPost(server.port(), "/-/reload").status == 200);
+  CHECK(reloads == 1);
+}
+
+TEST_CASE("HttpServer: basic authentication guards every endpoint", "[http]") {
+  int reloads = 0;
+  auto h = handlers(true, true);
+  h.reload = [&reloads] {
+    ++reloads;
+    return std::make_pair(true, std::string("config reloaded"));
+  };
+  // "prometheus" / "s3cret:with colon", bcrypt cost 4 (made with Python's crypt module).
+  const std::string hash = "$2b$04$A7Zt2cIxd7ytydtRhZFwCeRSipD95l569bhdZOHqGtpoTIp/tzwL.";
+  service::HttpServer server("127.0.0.1:0", std::nullopt, {{{"prometheus", hash}}, true}, h);
+  const int port = server.port();
+  for (const char* path : {"/metrics", "/-/healthy", "/"}) {
+    auto r = httpGet(port, path);
+    CHECK(r.status == 401);
+    CHECK(r.authenticate.find("Basic realm=") == 0);
+    CHECK(r.body.find("reachmon_up") == std::string::npos);
+  }
+  CHECK(httpPost(port, "/-/reload").status == 401);
+  CHECK(reloads == 0);
+  const auto basic = [](const char* credentials_base64) {
+    return std::string("Authorization: Basic ") + credentials_base64 + "\r\n";
+  };
+  // prometheus:s3cret:with colon
+  const auto good = basic("cHJvbWV0aGV1czpzM2NyZXQ6d2l0aCBjb2xvbg==");
+  auto r = httpRequest("GET", port, "/metrics", good);
+  CHECK(r.status == 200);
+  CHECK(r.body == "reachmon_up 1\n");
+  CHECK(httpRequest("POST", port, "/-/reload", good).status == 200);
+  CHECK(reloads == 1);
+  CHECK(httpRequest("GET", port, "/metrics", basic("cHJvbWV0aGV1czpzM2NyZXQ=")).status ==
+        401);  // prometheus:s3cret
+  CHECK(httpRequest("GET", port, "/metrics", basic("b3RoZXI6czNjcmV0OndpdGggY29sb24=")).status ==
+        401);  // other:s3cret:with colon
+  CHECK(httpRequest("GET", port, "/metrics", basic("!!!")).status == 401);
+  CHECK(httpRequest("GET", port, "/metrics", "Authorization: Bearer x\r\n").status == 401);
+  // Users change on reload: the old password stops working at once (the new one is "other").
+  server.setAccess(
+      {{{"prometheus", "$2b$04$InavPIB8Hn7N19nuIBnTaO.v26x67JZLN5bxRBETOvknudiIQvqte"}}, true});
+  CHECK(httpRequest("GET", port, "/metrics", good).status == 401);
+  server.setAccess(kOpen);
+  CHECK(httpGet(port, "/metrics").status == 200);
 }

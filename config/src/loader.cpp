@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "json_checker.h"
 #include "json_scan.h"
 #include "reachmon/config/duration.h"
 #include "reachmon/config/limits.h"
@@ -31,14 +32,8 @@ static_assert(fits<decltype(core::ProbeOptions::tos)>(kTos));
 using core::Family;
 using nlohmann::json;
 
-std::string typeName(const json& v) {
-  if (v.is_number_integer()) return "integer";
-  if (v.is_number_float()) return "number";
-  return v.type_name();
-}
-
 // Walks the document once, collecting every error with its JSON path.
-class Validator {
+class Validator : JsonChecker {
  public:
   LoadResult run(const json& root) {
     Config cfg;
@@ -46,9 +41,10 @@ class Validator {
       error("$", "the config must be a JSON object, found " + typeName(root));
       return finish(cfg);
     }
-    checkKeys(root, "$", {"listen", "defaults", "min_send_gap", "sources", "targets"});
+    checkKeys(root, "$", {"listen", "web", "defaults", "min_send_gap", "sources", "targets"});
     if (auto* v = find(root, "listen"))
       guarded("$.listen", [&] { readListen(*v, "$.listen", cfg.listen); });
+    if (auto* v = find(root, "web")) guarded("$.web", [&] { readWeb(*v, cfg.web); });
     if (auto* v = find(root, "min_send_gap"))
       guarded("$.min_send_gap",
               [&] { readDuration(*v, "$.min_send_gap", kMinSendGap, cfg.min_send_gap); });
@@ -59,66 +55,11 @@ class Validator {
   }
 
  private:
-  // Runs one part of the validation; whatever it throws (a bug, never the input's fault: every
-  // type is checked first) becomes an error at `path` instead of escaping into a reload.
-  template <typename F>
-  void guarded(const std::string& path, const F& read) {
-    try {
-      read();
-    } catch (const std::exception& e) {
-      error(path, "cannot be validated: " + exceptionText(e));
-    }
-  }
-
-  void error(std::string where, std::string message) {
-    errors_.push_back({std::move(where), std::move(message)});
-  }
-
   LoadResult finish(Config& cfg) {
     LoadResult r;
-    r.errors = std::move(errors_);
+    r.errors = takeErrors();
     if (r.errors.empty()) r.config = std::move(cfg);
     return r;
-  }
-
-  static const json* find(const json& obj, const char* key) {
-    auto it = obj.find(key);
-    return it == obj.end() ? nullptr : &*it;
-  }
-
-  void checkKeys(const json& obj, const std::string& path,
-                 std::initializer_list<const char*> keys) {
-    for (auto it = obj.begin(); it != obj.end(); ++it) {
-      bool known =
-          std::any_of(keys.begin(), keys.end(), [&](const char* k) { return it.key() == k; });
-      if (!known) {
-        std::string list;
-        for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
-        error(memberPath(path, it.key()), "unknown key (allowed here: " + list + ")");
-      }
-    }
-  }
-
-  bool expectType(const json& v, const std::string& path, bool ok, const char* expected) {
-    if (!ok) error(path, std::string("expected ") + expected + ", found " + typeName(v));
-    return ok;
-  }
-
-  bool readString(const json& v, const std::string& path, std::string& out) {
-    if (!expectType(v, path, v.is_string(), "a string")) return false;
-    out = v.get<std::string>();
-    return true;
-  }
-
-  // Refuses control characters (a NUL would cut the text short in C APIs; ESC & co. would reach
-  // terminals and logs raw): "invalid <what> "<s>": control character \u001b is not allowed".
-  bool noControls(const std::string& path, const char* what, const std::string& s,
-                  const char* advice = "") {
-    const std::string c = firstControl(s);
-    if (c.empty()) return true;
-    error(path, std::string("invalid ") + what + " " + quote(s) + ": control character " + c +
-                    " is not allowed" + advice);
-    return false;
   }
 
   // `range` must fit in T (the limits in limits.h are chosen so).
@@ -137,10 +78,6 @@ class Validator {
       return;
     }
     out = static_cast<T>(n);
-  }
-
-  void readBool(const json& v, const std::string& path, bool& out) {
-    if (expectType(v, path, v.is_boolean(), "true or false")) out = v.get<bool>();
   }
 
   void readDuration(const json& v, const std::string& path, DurationRange range, Duration& out) {
@@ -196,6 +133,23 @@ class Validator {
       return;
     }
     out = s;
+  }
+
+  void readWeb(const json& v, Web& web) {
+    const std::string path = "$.web";
+    if (!expectType(v, path, v.is_object(), "an object")) return;
+    checkKeys(v, path, {"config_file", "enable_reload"});
+    if (auto* f = find(v, "config_file")) {
+      std::string file;
+      if (readString(*f, path + ".config_file", file) &&
+          noControls(path + ".config_file", "file name", file)) {
+        if (file.empty())
+          error(path + ".config_file", "empty: omit it for plain HTTP without authentication");
+        web.config_file = file;
+      }
+    }
+    if (auto* e = find(v, "enable_reload"))
+      readBool(*e, path + ".enable_reload", web.enable_reload);
   }
 
   void readProbeOptions(const json& obj, const std::string& path, core::ProbeOptions& p) {
@@ -419,35 +373,12 @@ class Validator {
       }
     }
   }
-
-  std::vector<ConfigError> errors_;
 };
 
 }  // namespace
 
 LoadResult parseConfig(std::string_view text) {
-  LoadResult result;
-  // The scan reads the raw text first: json::parse throws on what the scan reports, and for some
-  // of it (a number such as 1e999) not even a parse_error.
-  JsonScan scan = scanJson(text);
-  if (scan.unreadable) {
-    result.errors.push_back(std::move(*scan.unreadable));
-    return result;
-  }
-  try {
-    const json root = json::parse(text.begin(), text.end());
-    result = Validator().run(root);
-  } catch (const std::exception& e) {
-    // Not expected once the scan passed; a reload must still never end the process.
-    result.config.reset();
-    result.errors.push_back({"$", "cannot be read: " + exceptionText(e)});
-  }
-  if (!scan.duplicate_keys.empty()) {
-    result.errors.insert(result.errors.begin(), scan.duplicate_keys.begin(),
-                         scan.duplicate_keys.end());
-    result.config.reset();
-  }
-  return result;
+  return validateJsonText<LoadResult>(text, [](const json& root) { return Validator().run(root); });
 }
 
 std::optional<std::string> readConfigText(const std::filesystem::path& file) {
@@ -471,7 +402,17 @@ LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text) 
     r.errors.push_back({"", std::string("cannot read the file: ") + std::strerror(errno)});
     return r;
   }
-  return parseConfig(*bytes);
+  LoadResult r = parseConfig(*bytes);
+  if (r.ok() && !r.config->web.config_file.empty()) {
+    Web& web = r.config->web;
+    web.config_path = file.parent_path() / std::filesystem::path(web.config_file);
+    WebConfigResult loaded = loadWebConfigFile(web.config_path);
+    for (const auto& e : loaded.errors)
+      r.errors.push_back({"$.web.config_file", web.config_path.string() + ": " + e.str()});
+    if (loaded.config) web.config = std::move(*loaded.config);
+    if (!r.ok()) r.config.reset();
+  }
+  return r;
 }
 
 std::vector<ConfigError> platformWarnings(const Config& config, std::string_view platform) {

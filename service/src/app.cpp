@@ -35,7 +35,8 @@ App::~App() { stopResolver(); }
 
 void App::run(Control& control) {
   if (const std::string why = vetConfig(); !why.empty()) throw std::runtime_error(why);
-  auto loaded = config::loadConfigFile(options_.config_path, &last_seen_text_);
+  std::string text;
+  auto loaded = config::loadConfigFile(options_.config_path, &text);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors)
       spdlog::error("{}: {}", options_.config_path.string(), e.str());
@@ -52,6 +53,7 @@ void App::run(Control& control) {
     resolver_ = std::make_unique<TargetResolver>([this] { onResolved(); }, resolver_options);
     applyConfig(*loaded.config);
     config_ = std::move(loaded.config);
+    last_seen_text_ = watchedText(text);
     monitor_->start();
   }
 
@@ -68,13 +70,19 @@ void App::run(Control& control) {
   handlers.healthy = [this] { return healthy(); };
   handlers.reload = [this] { return reload("POST /-/reload"); };
   handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };
-  http_ = std::make_unique<HttpServer>(config_->listen, std::move(handlers));
+  http_ = std::make_unique<HttpServer>(config_->listen, config_->web.config.tls,
+                                       httpAccess(*config_), std::move(handlers));
   spdlog::info(
-      "reachmon {} probing {} paths with the {} engine; metrics on http://{}/metrics", kVersion,
+      "reachmon {} probing {} paths with the {} engine; metrics on {}://{}/metrics{}", kVersion,
       monitor_->snapshot()->paths.size(), monitor_->engineName(),
-      config_->listen.substr(0, config_->listen.rfind(':')) + ":" + std::to_string(http_->port()));
+      config_->web.config.tls ? "https" : "http",
+      config_->listen.substr(0, config_->listen.rfind(':')) + ":" + std::to_string(http_->port()),
+      config_->web.config.basic_auth_users.empty() ? "" : " (basic authentication)");
   if (options_.on_ready) options_.on_ready(http_->port());
 
+  // The file watch: a change is reloaded once the files read the same twice in a row, a second
+  // apart, so that a file caught mid-write is not taken for a broken edit.
+  std::optional<std::string> changed_to;
   for (;;) {
     const auto event = control.waitFor(std::chrono::seconds(1));
     if (event == Control::Event::kStop) break;
@@ -82,13 +90,22 @@ void App::run(Control& control) {
       reload(control.reloadReason());
       continue;
     }
-    const std::string current = config::readConfigText(options_.config_path).value_or("");
-    bool changed = false;
+    const std::string file_text = config::readConfigText(options_.config_path).value_or("");
+    std::string current;
     {
       std::lock_guard lock(reload_mutex_);  // POST /-/reload writes it from an HTTP thread
-      changed = current != last_seen_text_;
+      current = watchedText(file_text);
+      if (current == last_seen_text_) {
+        changed_to.reset();
+        continue;
+      }
     }
-    if (changed) reload("file change");
+    if (changed_to != current) {
+      changed_to = std::move(current);  // still being written? look again in a second
+      continue;
+    }
+    changed_to.reset();
+    reload("file change");
   }
   spdlog::info("stopping");
   control.noteStopProgress();  // each step: the Windows host advances STOP_PENDING's checkpoint
@@ -151,15 +168,30 @@ std::pair<bool, std::string> App::reload(const std::string& trigger) {
   }
 }
 
+HttpAccess App::httpAccess(const config::Config& cfg) {
+  return HttpAccess{cfg.web.config.basic_auth_users, cfg.web.enable_reload};
+}
+
+std::string App::watchedText(const std::string& config_text) const {
+  std::string out = config_text;
+  if (config_ && !config_->web.config_path.empty()) {
+    out.push_back('\0');
+    out += config::readConfigText(config_->web.config_path).value_or("");
+  }
+  return out;
+}
+
 std::pair<bool, std::string> App::reloadLocked(const std::string& trigger) {
   if (const std::string why = vetConfig(); !why.empty()) {
     reload_status_.last_successful = false;
     // Seen: the file watch does not refuse the same text again every second.
-    last_seen_text_ = config::readConfigText(options_.config_path).value_or("");
+    last_seen_text_ = watchedText(config::readConfigText(options_.config_path).value_or(""));
     spdlog::error("reload ({}) refused, keeping the running config: {}", trigger, why);
     return {false, "config not reloaded, the running config stays:\n" + why + "\n"};
   }
-  auto loaded = config::loadConfigFile(options_.config_path, &last_seen_text_);
+  std::string text;
+  auto loaded = config::loadConfigFile(options_.config_path, &text);
+  last_seen_text_ = watchedText(text);
   if (!loaded.ok()) {
     reload_status_.last_successful = false;
     for (const auto& e : loaded.errors)
@@ -167,12 +199,22 @@ std::pair<bool, std::string> App::reloadLocked(const std::string& trigger) {
                     options_.config_path.string(), e.str());
     return {false, "config not reloaded, the running config stays:\n" + joinErrors(loaded.errors)};
   }
-  if (config_ && loaded.config->listen != config_->listen)
-    spdlog::warn("\"listen\" changed to {}; it takes effect at the next restart",
-                 loaded.config->listen);
-  if (config_) loaded.config->listen = config_->listen;
+  // The HTTP server keeps its address and TLS settings until a restart; users and enable_reload
+  // apply at once.
+  if (config_) {
+    if (loaded.config->listen != config_->listen)
+      spdlog::warn("\"listen\" changed to {}; it takes effect at the next restart",
+                   loaded.config->listen);
+    if (loaded.config->web.config.tls != config_->web.config.tls)
+      spdlog::warn(
+          "the TLS settings (web config file) changed; they take effect at the next restart");
+    loaded.config->listen = config_->listen;
+    loaded.config->web.config.tls = config_->web.config.tls;
+  }
   const std::size_t paths = applyConfig(*loaded.config);
+  if (http_) http_->setAccess(httpAccess(*loaded.config));
   config_ = std::move(loaded.config);
+  last_seen_text_ = watchedText(text);  // the web config file the new config names
   spdlog::info("config reloaded ({}): {} paths", trigger, paths);
   return {true, "config reloaded: " + std::to_string(paths) + " paths"};
 }

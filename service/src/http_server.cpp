@@ -8,6 +8,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "basic_auth.h"
+#include "tls_context.h"
+
 namespace reachmon::service {
 namespace {
 
@@ -26,6 +29,7 @@ struct Reply {
   int status;
   const char* type;
   std::shared_ptr<const std::string> body;  // shared: a /metrics body may be tens of MB
+  const char* authenticate = nullptr;       // WWW-Authenticate, on 401
 };
 
 std::shared_ptr<const std::string> text(std::string s) {
@@ -38,6 +42,7 @@ void send(mg_connection* conn, const Reply& r, bool with_body) {
   const std::string& body = *r.body;
   mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
   mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+  if (r.authenticate) mg_response_header_add(conn, "WWW-Authenticate", r.authenticate, -1);
   mg_response_header_send(conn);
   if (!with_body) return;
   for (std::size_t at = 0; at < body.size(); at += kWritePiece) {
@@ -47,32 +52,40 @@ void send(mg_connection* conn, const Reply& r, bool with_body) {
 }
 
 // GET (and HEAD: the same headers, no body) and POST handlers of one URI; a missing one is 405.
+// Every request passes the gate first, which may answer instead (401, 403).
 class FnHandler final : public CivetHandler {
  public:
   using Fn = std::function<Reply()>;
-  FnHandler(Fn get, Fn post) : get_(std::move(get)), post_(std::move(post)) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override { return dispatch(get_, conn, true); }
+  using GateFn = std::function<std::optional<Reply>(mg_connection*, bool state_changing)>;
+  FnHandler(GateFn gate, Fn get, Fn post)
+      : gate_(std::move(gate)), get_(std::move(get)), post_(std::move(post)) {}
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    return dispatch(get_, conn, true, false);
+  }
   bool handleHead(CivetServer*, mg_connection* conn) override {
-    return dispatch(get_, conn, false);
+    return dispatch(get_, conn, false, false);
   }
   bool handlePost(CivetServer*, mg_connection* conn) override {
-    return dispatch(post_, conn, true);
+    return dispatch(post_, conn, true, true);
   }
 
  private:
-  static bool dispatch(const Fn& fn, mg_connection* conn, bool with_body) {
+  bool dispatch(const Fn& fn, mg_connection* conn, bool with_body, bool state_changing) const {
     Reply reply{405, kText, text("method not allowed\n")};
-    if (fn) {
-      try {  // an exception must not cross civetweb's C code
+    try {  // an exception must not cross civetweb's C code
+      if (auto refused = gate_(conn, state_changing)) {
+        reply = std::move(*refused);
+      } else if (fn) {
         reply = fn();
-      } catch (const std::exception& e) {
-        spdlog::error("HTTP {}: {}", mg_get_request_info(conn)->local_uri, e.what());
-        reply = Reply{500, kText, text("internal error; see the log\n")};
       }
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP {}: {}", mg_get_request_info(conn)->local_uri, e.what());
+      reply = Reply{500, kText, text("internal error; see the log\n")};
     }
     send(conn, reply, with_body);
     return true;
   }
+  GateFn gate_;
   Fn get_, post_;
 };
 
@@ -92,19 +105,56 @@ int logCivetMessage(const mg_connection* conn, const char* message) {
   return 1;  // handled: civetweb prints nothing itself
 }
 
+// civetweb made the TLS context: load the certificate, key and client CAs into it.
+int initTls(void* ssl_ctx, void* user_data) {
+  auto* log = static_cast<HttpServer::CivetLog*>(
+      const_cast<void*>(static_cast<const CivetServer*>(user_data)->getUserContext()));
+  if (!log->tls) return 0;
+  if (const std::string why = configureTls(ssl_ctx, *log->tls); !why.empty()) {
+    std::lock_guard lock(log->mutex);
+    log->start_errors = why;  // the cause, before civetweb's "SSL callback returned error"
+    return -1;
+  }
+  return 1;  // done: civetweb loads no certificate itself
+}
+
 }  // namespace
 
-HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
-    : handlers_(std::move(handlers)) {
+struct HttpServer::Gate {
+  explicit Gate(HttpAccess a) : auth(std::move(a.users)), enable_reload(a.enable_reload) {}
+  BasicAuth auth;
+  bool enable_reload;
+};
+
+std::shared_ptr<const HttpServer::Gate> HttpServer::gate() const {
+  std::lock_guard lock(gate_mutex_);
+  return gate_;
+}
+
+void HttpServer::setAccess(HttpAccess access) {
+  auto gate = std::make_shared<const Gate>(std::move(access));
+  std::lock_guard lock(gate_mutex_);
+  gate_ = std::move(gate);
+}
+
+HttpServer::HttpServer(const std::string& listen, const std::optional<config::TlsServerConfig>& tls,
+                       HttpAccess access, HttpHandlers handlers)
+    : handlers_(std::move(handlers)), gate_(std::make_shared<const Gate>(std::move(access))) {
   constexpr unsigned kCivetIpv6 = 8;
   if (!listen.empty() && listen.front() == '[' && mg_check_feature(kCivetIpv6) == 0)
     throw std::runtime_error("cannot listen on " + listen +
                              ": this build's HTTP server (civetweb) has no IPv6 support; use an "
                              "IPv4 address such as \"127.0.0.1:9643\"");
-  const std::vector<std::string> options = {
-      "listening_ports", listen, "num_threads", kWorkers, "request_timeout_ms", kRequestTimeoutMs};
+  if (tls && !tlsAvailable())
+    throw std::runtime_error("cannot serve TLS on " + listen +
+                             ": this build's HTTP server (civetweb) has no TLS support");
+  civet_log_.tls = tls;
+  const std::vector<std::string> options = {"listening_ports",    listen + (tls ? "s" : ""),
+                                            "num_threads",        kWorkers,
+                                            "request_timeout_ms", kRequestTimeoutMs};
   CivetCallbacks callbacks{};
   callbacks.log_message = &logCivetMessage;
+  if (tls) callbacks.init_ssl = &initTls;
   try {
     server_ = std::make_unique<CivetServer>(options, &callbacks, &civet_log_);
   } catch (const CivetException& e) {
@@ -114,8 +164,23 @@ HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
         (civet_log_.start_errors.empty() ? std::string(e.what()) : civet_log_.start_errors));
   }
   civet_log_.starting = false;
+  const FnHandler::GateFn gate_fn = [this](mg_connection* conn,
+                                           bool state_changing) -> std::optional<Reply> {
+    const auto g = gate();
+    if (!g->auth.allows(mg_get_header(conn, "Authorization")))
+      return Reply{401, kText, text("unauthorized\n"),
+                   R"(Basic realm="reachmon", charset="UTF-8")"};
+    // A browser sends Origin with cross-site POSTs (and fetches); Prometheus and curl do not. A
+    // page elsewhere must not be able to make an operator's browser change state here.
+    if (state_changing && mg_get_header(conn, "Origin"))
+      return Reply{403, kText,
+                   text("requests with an Origin header may not change state; send the request "
+                        "without one (e.g. curl -X POST)\n")};
+    return std::nullopt;
+  };
   auto add = [&](const char* uri, FnHandler::Fn get, FnHandler::Fn post) {
-    civet_handlers_.push_back(std::make_unique<FnHandler>(std::move(get), std::move(post)));
+    civet_handlers_.push_back(
+        std::make_unique<FnHandler>(gate_fn, std::move(get), std::move(post)));
     server_->addHandler(uri, civet_handlers_.back().get());
   };
   add(
@@ -132,6 +197,10 @@ HttpServer::HttpServer(const std::string& listen, HttpHandlers handlers)
       },
       nullptr);
   add("/-/reload", nullptr, [this] {
+    if (!gate()->enable_reload)
+      return Reply{403, kText,
+                   text("reload over HTTP is disabled: set \"web\": {\"enable_reload\": true} in "
+                        "the config, or reload with SIGHUP or a file change\n")};
     auto [ok, why] = handlers_.reload();
     return Reply{ok ? 200 : 400, kText, text(why + "\n")};
   });

@@ -26,6 +26,7 @@ BIG = "__BIG__"  # replaced by a bare 1e999, which Python's json module cannot w
 def config(targets):
     return {
         "listen": LISTEN_ANY_PORT,
+        "web": {"enable_reload": True},
         "defaults": {"interval": "100ms", "timeout": "80ms"},
         "sources": [{"name": "lo4", "address": "127.0.0.1"}],
         "targets": targets,

@@ -21,6 +21,7 @@ METRICS_DOC = os.path.join(HERE, "..", "..", "docs", "metrics.md")
 def config(targets, listen=LISTEN_ANY_PORT):
     return {
         "listen": listen,
+        "web": {"enable_reload": True},
         "defaults": {"interval": "100ms", "timeout": "80ms"},
         "sources": [{"name": "lo4", "address": "127.0.0.1"}, {"name": "lo6", "address": "::1"}],
         "targets": targets,

@@ -127,6 +127,7 @@ def test_dns_that_never_answers_blocks_nothing(reachmon_bin, workdir, dns_ns):
     cfg = os.path.join(workdir, "dns.json")
     write_json(cfg, {
         "listen": LISTEN_ANY_PORT,
+        "web": {"enable_reload": True},
         "defaults": {"interval": "100ms", "timeout": "80ms"},
         "sources": [{"name": "lo", "address": "127.0.0.1"}],
         "targets": [{"name": "ip", "host": "127.0.0.1"},

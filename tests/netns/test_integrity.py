@@ -100,6 +100,7 @@ def config(interval=INTERVAL):
         t["sources"].append(p.source)
     return {
         "listen": LISTEN_ANY_PORT,
+        "web": {"enable_reload": True},
         "defaults": {"interval": interval, "timeout": TIMEOUT},
         "sources": [
             {"name": "isp-a", "interface": "a0"},

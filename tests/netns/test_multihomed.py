@@ -45,6 +45,7 @@ PATH_IDS = [f"{p[0]}->{p[2]}" for p in PATHS]
 def config(t_interval="200ms"):
     return {
         "listen": LISTEN_ANY_PORT,
+        "web": {"enable_reload": True},
         "defaults": {"interval": "200ms", "timeout": "150ms"},
         "sources": [
             {"name": "isp-a", "interface": "a0"},

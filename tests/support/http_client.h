@@ -12,17 +12,19 @@ namespace reachmon::test {
 struct HttpResponse {
   int status = 0;  // 0: no connection (see error)
   std::string content_type;
+  std::string authenticate;  // WWW-Authenticate
   std::string body;
   std::string error;
 };
 
+// `headers`: more request header lines, each ending in "\r\n".
 inline HttpResponse httpRequest(const char* method, int port, const std::string& path,
-                                const char* host = "127.0.0.1") {
+                                const std::string& headers = "", const char* host = "127.0.0.1") {
   HttpResponse r;
   char err[256] = {};
   mg_connection* c = mg_download(host, port, 0, err, sizeof err,
-                                 "%s %s HTTP/1.0\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", method,
-                                 path.c_str(), host);
+                                 "%s %s HTTP/1.0\r\nHost: %s\r\nContent-Length: 0\r\n%s\r\n",
+                                 method, path.c_str(), host, headers.c_str());
   if (!c) {
     r.error = err;
     return r;
@@ -30,8 +32,11 @@ inline HttpResponse httpRequest(const char* method, int port, const std::string&
   const mg_response_info* info = mg_get_response_info(c);
   r.status = info->status_code;
   for (int i = 0; i < info->num_headers; ++i)
-    if (strcasecmp(info->http_headers[i].name, "Content-Type") == 0)
+    if (strcasecmp(info->http_headers[i].name, "Content-Type") == 0) {
       r.content_type = info->http_headers[i].value;
+    } else if (strcasecmp(info->http_headers[i].name, "WWW-Authenticate") == 0) {
+      r.authenticate = info->http_headers[i].value;
+    }
   char buf[4096];
   for (int n; (n = mg_read(c, buf, sizeof buf)) > 0;)
     r.body.append(buf, static_cast<std::size_t>(n));

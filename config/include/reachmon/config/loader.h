@@ -36,6 +36,20 @@ std::optional<std::string> readConfigText(const std::filesystem::path& file);
 // `text`, if given, receives the bytes that were validated (empty when unreadable).
 LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text = nullptr);
 
+// The web config file (`web.config_file`; docs/config.md, "Web config file"): TLS and basic
+// authentication users. Same rules as the config file: strict, every error with its JSON path.
+struct WebConfigResult {
+  std::optional<WebConfig> config;  // set only when errors is empty
+  std::vector<ConfigError> errors;
+  bool ok() const { return errors.empty(); }
+};
+// Validates `text`; relative file names in it are made absolute against `base_dir`. Never throws
+// and never touches the file system.
+WebConfigResult parseWebConfig(std::string_view text, const std::filesystem::path& base_dir);
+// Reads and validates a web config file (relative names against its directory), and checks that
+// the files it names can be read. Called by loadConfigFile when the config names one.
+WebConfigResult loadWebConfigFile(const std::filesystem::path& file);
+
 // Settings of a valid config that the probe engine of `platform` ("linux", "windows") cannot
 // honour, one warning each with its JSON path. The config stays valid: they are logged.
 // Windows: `tos` (IcmpSendEcho2Ex ignores IP_OPTION_INFORMATION.Tos).

@@ -24,6 +24,7 @@
 namespace reachmon::service {
 
 class HttpServer;
+struct HttpAccess;
 class TargetResolver;
 
 struct AppOptions {
@@ -65,6 +66,10 @@ class App {
   // Hands the names to the resolver, builds the path set with the addresses known now and hands
   // it over; returns how many paths it has. Under reload_mutex_; never waits for DNS.
   std::size_t applyConfig(const config::Config& cfg);
+  static HttpAccess httpAccess(const config::Config& cfg);
+  // What the file watch compares: the config file's text and, when the running config names one,
+  // the web config file's. Under reload_mutex_.
+  std::string watchedText(const std::string& config_text) const;
   // The resolver's callback (its thread): addresses changed, rebuild the path set.
   void onResolved();
   // Ends the resolver without waiting for a lookup; never under reload_mutex_.

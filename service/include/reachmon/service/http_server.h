@@ -1,15 +1,20 @@
-// The HTTP endpoints: /metrics, /-/healthy, /-/reload (POST) and the / status page; HEAD answers
-// like GET without the body. Handlers run on civetweb's worker threads (see http_server.cpp for
-// how many, and the timeouts that keep idle clients from holding them).
+// The HTTP endpoints: /metrics, /-/healthy, /-/reload (POST, when enabled) and the / status page;
+// HEAD answers like GET without the body. Optionally TLS and basic authentication (the web config
+// file). Handlers run on civetweb's worker threads (see http_server.cpp for how many, and the
+// timeouts that keep idle clients from holding them).
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "reachmon/config/config.h"
 
 class CivetServer;
 class CivetHandler;
@@ -23,12 +28,23 @@ struct HttpHandlers {
   std::function<std::string()> status_page;                     // HTML
 };
 
+// Who may do what; replaced on reload (HttpServer::setAccess).
+struct HttpAccess {
+  std::map<std::string, std::string> users;  // basic auth: user -> bcrypt hash; empty: open
+  bool enable_reload = false;                // POST /-/reload; else 403
+};
+
 class HttpServer {
  public:
-  // `listen` is "IPv4:port" or "[IPv6]:port"; port 0 picks a free port. Throws on failure.
-  HttpServer(const std::string& listen, HttpHandlers handlers);
+  // `listen` is "IPv4:port" or "[IPv6]:port"; port 0 picks a free port. With `tls`, the port
+  // speaks only HTTPS. Throws std::runtime_error saying why it cannot start (the address is
+  // taken, the key does not match the certificate, ...).
+  HttpServer(const std::string& listen, const std::optional<config::TlsServerConfig>& tls,
+             HttpAccess access, HttpHandlers handlers);
   ~HttpServer();
   int port() const { return port_; }
+  // Takes effect for requests that arrive afterwards. Thread-safe.
+  void setAccess(HttpAccess access);
 
   // What civetweb says while it starts (the reason it cannot bind); afterwards its messages go to
   // the debug log.
@@ -36,10 +52,16 @@ class HttpServer {
     std::atomic<bool> starting{true};
     std::mutex mutex;
     std::string start_errors;
+    std::optional<config::TlsServerConfig> tls;  // read by civetweb's init_ssl while starting
   };
 
  private:
+  struct Gate;  // the parsed HttpAccess
+  std::shared_ptr<const Gate> gate() const;
+
   HttpHandlers handlers_;
+  mutable std::mutex gate_mutex_;
+  std::shared_ptr<const Gate> gate_;
   CivetLog civet_log_;  // before server_: civetweb may log until server_ is gone
   std::vector<std::unique_ptr<CivetHandler>> civet_handlers_;
   std::unique_ptr<CivetServer> server_;

@@ -1,0 +1,65 @@
+#include "tls_context.h"
+
+#include <civetweb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <array>
+
+namespace reachmon::service {
+namespace {
+
+// The reason of OpenSSL's most recent error (and the queue emptied), e.g. "bad decrypt".
+std::string openSslError() {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    std::array<char, 256> buf{};
+    ERR_error_string_n(e, buf.data(), buf.size());
+    out = buf.data();  // the last one is the closest to the cause
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+}  // namespace
+
+bool tlsAvailable() {
+  constexpr unsigned kCivetTls = 2;
+  return mg_check_feature(kCivetTls) != 0;
+}
+
+std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  ERR_clear_error();
+  const std::string cert = tls.cert_file.string();
+  const std::string key = tls.key_file.string();
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
+    return "cannot load the certificate " + cert + ": " + openSslError();
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return "cannot load the private key " + key + ": " + openSslError();
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return "the private key " + key + " does not match the certificate " + cert + ": " +
+           openSslError();
+  const int min = tls.min_version == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(ctx, min) != 1)
+    return "cannot set the minimum TLS version: " + openSslError();
+  // Sessions resumed with a client certificate need an ID context; any constant will do.
+  static constexpr unsigned char kSessionContext[] = "reachmon";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  if (tls.client_auth == config::ClientAuth::kNone) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    return "";
+  }
+  const std::string ca = tls.client_ca_file.string();
+  if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1)
+    return "cannot load the client CAs " + ca + ": " + openSslError();
+  // The CAs' names go to the client in the handshake, so it knows which certificate to send.
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str()))
+    SSL_CTX_set_client_CA_list(ctx, names);
+  const int mode = tls.client_auth == config::ClientAuth::kRequireAndVerify
+                       ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                       : SSL_VERIFY_PEER;
+  SSL_CTX_set_verify(ctx, mode, nullptr);
+  return "";
+}
+
+}  // namespace reachmon::service

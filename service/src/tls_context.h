@@ -1,0 +1,18 @@
+// TLS for the HTTP server: civetweb creates the OpenSSL context, this fills it from the web
+// config (certificate chain, private key, client CAs and verification, minimum version).
+#pragma once
+
+#include <string>
+
+#include "reachmon/config/config.h"
+
+namespace reachmon::service {
+
+// Whether this build's HTTP server (civetweb) can serve TLS.
+bool tlsAvailable();
+
+// Configures `ssl_ctx` (an SSL_CTX*); returns "" when done, else what is wrong, with OpenSSL's
+// reason (e.g. "cannot load the private key /etc/reachmon/key.pem: ... bad decrypt").
+std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls);
+
+}  // namespace reachmon::service
