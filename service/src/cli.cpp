@@ -8,11 +8,13 @@
 #include <map>
 #include <optional>
 
+#include "basic_auth.h"
 #include "commands.h"
 #include "host.h"
 #include "reachmon/config/loader.h"
 #include "reachmon/core/interfaces.h"
 #include "reachmon/service/app.h"
+#include "tls_context.h"
 #include "version.h"
 
 namespace reachmon::service {
@@ -26,7 +28,11 @@ Usage:
       PARAMCHANGE, POST /-/reload or an edit of the config file reloads it.
       Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%\reachmon\reachmon.json).
   reachmon check-config FILE
-      Validate FILE and print every error with its JSON path. Exit 0 if valid, 1 if not.
+      Validate FILE (and the web config file it names, loading its certificate and key) and
+      print every error with its JSON path. Exit 0 if valid, 1 if not.
+  reachmon hash-password [--cost N]
+      Read a password (the first line of standard input) and print its bcrypt hash for the web
+      config file's basic_auth_users. N is the bcrypt cost, 4 to 31 (default 10).
   reachmon interfaces
       List the interfaces usable as sources: name, index, state and addresses.
   reachmon probe --source S --target T [--count N] [--interval D] [--timeout D]
@@ -65,10 +71,50 @@ int checkConfig(const std::vector<std::string>& args) {
     std::cerr << args[1] << ": " << result.errors.size() << " error(s)\n";
     return 1;
   }
+  const config::Web& web = result.config->web;
+  if (web.config.tls) {
+    if (const std::string why = checkTls(*web.config.tls); !why.empty()) {
+      std::cerr << args[1] << ": $.web.config_file: " << web.config_path.string() << ": " << why
+                << "\n";
+      return 1;
+    }
+  }
   for (const auto& w : config::platformWarnings(*result.config, kPlatform))
     std::cerr << args[1] << ": warning: " << w.str() << "\n";
   std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
-            << result.config->targets.size() << " targets)\n";
+            << result.config->targets.size() << " targets; HTTP" << (web.config.tls ? "S" : "")
+            << ", "
+            << (web.config.basic_auth_users.empty()
+                    ? std::string("no authentication")
+                    : std::to_string(web.config.basic_auth_users.size()) + " basic auth user(s)")
+            << ", reload over HTTP " << (web.enable_reload ? "enabled" : "disabled") << ")\n";
+  return 0;
+}
+
+int hashPasswordCommand(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> opts = {{"--cost", "10"}};
+  if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
+  int cost = 0;
+  const std::string& c = opts["--cost"];
+  if (c.size() > 2 || c.empty() || c.find_first_not_of("0123456789") != std::string::npos ||
+      (cost = std::stoi(c)) < 4 || cost > 31)
+    return usageError("--cost must be a whole number from 4 to 31, not '" + c + "'");
+  std::string password;
+  if (!std::getline(std::cin, password)) {
+    std::cerr << "reachmon: hash-password: no password on standard input\n";
+    return 1;
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    std::cerr << "reachmon: hash-password: the password is empty\n";
+    return 1;
+  }
+  try {
+    std::cout << hashPassword(password, cost) << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "reachmon: hash-password: " << e.what() << "\n";
+    return 1;
+  }
   return 0;
 }
 
@@ -129,6 +175,7 @@ int runCli(const std::vector<std::string>& args) {
   if (cmd == "run") return run(args);
   if (cmd == "check-config") return checkConfig(args);
   if (cmd == "interfaces") return interfaces();
+  if (cmd == "hash-password") return hashPasswordCommand(args);
   if (auto rc = runPlatformCommand(args)) return *rc;
   if (cmd == "probe") {
     std::map<std::string, std::string> opts = {{"--source", ""},

@@ -3,8 +3,10 @@
 #include <civetweb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <array>
+#include <memory>
 
 namespace reachmon::service {
 namespace {
@@ -34,8 +36,12 @@ std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls) {
   const std::string key = tls.key_file.string();
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
     return "cannot load the certificate " + cert + ": " + openSslError();
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+      return "the private key " + key + " does not match the certificate " + cert + " (" +
+             openSslError() + ")";
     return "cannot load the private key " + key + ": " + openSslError();
+  }
   if (SSL_CTX_check_private_key(ctx) != 1)
     return "the private key " + key + " does not match the certificate " + cert + ": " +
            openSslError();
@@ -60,6 +66,14 @@ std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls) {
                        : SSL_VERIFY_PEER;
   SSL_CTX_set_verify(ctx, mode, nullptr);
   return "";
+}
+
+std::string checkTls(const config::TlsServerConfig& tls) {
+  if (!tlsAvailable()) return "this build's HTTP server (civetweb) has no TLS support";
+  const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                              &SSL_CTX_free);
+  if (!ctx) return "cannot create a TLS context: " + openSslError();
+  return configureTls(ctx.get(), tls);
 }
 
 }  // namespace reachmon::service

@@ -15,4 +15,8 @@ bool tlsAvailable();
 // reason (e.g. "cannot load the private key /etc/reachmon/key.pem: ... bad decrypt").
 std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls);
 
+// Loads the settings into a context of its own (`reachmon check-config`): "" when the server
+// would start with them, else why not.
+std::string checkTls(const config::TlsServerConfig& tls);
+
 }  // namespace reachmon::service

@@ -15,7 +15,7 @@ LISTEN_ANY_PORT = "127.0.0.1:0"
 # "reachmon 0.1.0 probing 3 paths with the icmp-dgram engine;
 #  metrics on http://127.0.0.1:40123/metrics" (one line)
 LISTEN_LOG = re.compile(r"probing \d+ paths with the \S+ engine; "
-                        r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
+                        r"metrics on https?://127\.0\.0\.1:(\d+)/metrics")
 
 
 def sh(cmd, check=True):
