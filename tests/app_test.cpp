@@ -2,11 +2,17 @@
 // edits that keep the running config, health, and stop. Real files, real HTTP on port 0.
 #include "reachmon/service/app.h"
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "config_file.h"
@@ -183,6 +189,47 @@ TEST_CASE("App: saving the config file reloads it", "[app]") {
   REQUIRE(eventually(
       [&] { return metricValue(r.port, "reachmon_config_last_reload_successful") == 0; }));
   CHECK(r.monitor->appliedCount() == 2);
+}
+
+TEST_CASE("App: a file caught mid-write is not reloaded until it stops changing", "[app]") {
+  // Every log line, to see reloads that failed and were then fixed by the next one.
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  struct Unhook {
+    std::shared_ptr<spdlog::sinks::sink> sink;
+    ~Unhook() {
+      auto& sinks = spdlog::default_logger()->sinks();
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+    }
+  } unhook{sink};
+
+  RunningApp r("midwrite", configText(kT1));
+  REQUIRE(r.start() > 0);
+  // An editor that writes in place, in two writes half a second apart. The watch reads once a
+  // second, just before each apply; each save starts a little later after it (0 to 850 ms), so
+  // that the watch reads about half of the saves half-written, and none of them may count as a
+  // broken edit.
+  for (int save = 0; save < 6; ++save) {
+    const std::string text = configText(save % 2 == 0 ? kT2 : kT1);
+    const auto half = static_cast<std::ptrdiff_t>(text.size() / 2);
+    std::this_thread::sleep_for(save * 170ms);
+    {
+      std::ofstream out(r.file, std::ios::trunc);
+      out.write(text.data(), half);
+    }
+    std::this_thread::sleep_for(500ms);
+    {
+      std::ofstream out(r.file, std::ios::app);
+      out.write(text.data() + half, static_cast<std::streamsize>(text.size()) - half);
+    }
+    REQUIRE(eventually(
+        [&] { return r.monitor->appliedCount() == static_cast<std::size_t>(save) + 2; }));
+  }
+  CHECK(metricValue(r.port, "reachmon_config_last_reload_successful") == 1);
+  sink->flush();
+  CHECK(log.str().find("refused") == std::string::npos);
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1"});
 }
 
 TEST_CASE("App: a new listen address waits for a restart, the rest of the edit applies", "[app]") {
