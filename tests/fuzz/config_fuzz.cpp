@@ -1,6 +1,7 @@
-// The config parser as check-config and reloads run it: any text in, a LoadResult out. It must
-// never throw, crash or read out of bounds, and its result must be consistent: a config exactly
-// when there are no errors, every error with a message.
+// The config parser as check-config and reloads run it, and the web config file's parser on the
+// same bytes: any text in, a result out. They must never throw, crash or read out of bounds, and
+// their results must be consistent: a config exactly when there are no errors, every error with
+// a message.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -20,5 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!w.where.empty() && !w.message.empty());
     }
   }
+  const auto web = reachmon::config::parseWebConfig(text, "/etc/reachmon");
+  FUZZ_CHECK(web.ok() == web.config.has_value());
+  for (const auto& e : web.errors) FUZZ_CHECK(!e.message.empty() && !e.str().empty());
+  if (web.config && web.config->tls) FUZZ_CHECK(web.config->tls->cert_file.is_absolute());
   return 0;
 }
