@@ -59,6 +59,7 @@ struct VettedApp {
   service::Control control;
   RecordingMonitor* monitor = nullptr;
   std::atomic<bool> refuse{false};
+  std::atomic<bool> refuse_web{false};  // refuse web config files (named *web.json)
   std::atomic<int> vetted{0};
   std::promise<int> ready;
   std::unique_ptr<service::App> app;
@@ -78,7 +79,9 @@ struct VettedApp {
     };
     options.vet_config = [this](const fs::path& path) -> std::string {
       ++vetted;
-      return refuse ? path.string() + " can be changed by Everyone (write)" : "";
+      const bool web = path.filename().string().ends_with("web.json");
+      return (web ? refuse_web : refuse) ? path.string() + " can be changed by Everyone (write)"
+                                         : "";
     };
     app = std::make_unique<service::App>(std::move(options));
   }
@@ -122,6 +125,36 @@ TEST_CASE("App: a config that vet_config refuses does not start", "[app]") {
   CHECK(a.start() == 0);
   CHECK(a.error == a.file.string() + " can be changed by Everyone (write)");
   CHECK(a.monitor == nullptr);  // nothing was started
+}
+
+TEST_CASE("App: the web config file is vetted too at start and at each reload", "[app]") {
+  const fs::path web = fs::temp_directory_path() / "reachmon-app-hooks-web.json";
+  writeConfigFile(web, R"({"basic_auth_users":{}})");
+  const std::string with_web =
+      R"({"listen":"127.0.0.1:0","web":{"enable_reload":true,"config_file":")" + web.string() +
+      R"("},"sources":[{"name":"lo","address":"127.0.0.1"}],)"
+      R"("targets":[{"name":"t2","host":"127.0.0.1"}]})";
+  {
+    VettedApp a("web-refused-start");
+    a.refuse_web = true;
+    writeConfigFile(a.file, with_web);
+    CHECK(a.start() == 0);
+    CHECK(a.error == web.string() + " can be changed by Everyone (write)");
+  }
+  VettedApp a("web-refused-reload");
+  const int port = a.start();
+  REQUIRE(port > 0);
+  a.refuse_web = true;
+  writeConfigFile(a.file, with_web);
+  const auto post = httpPost(port, "/-/reload");
+  CHECK(post.status == 400);
+  CHECK(post.body.find(web.string() + " can be changed by Everyone (write)") != std::string::npos);
+  CHECK(a.monitor->applied == 1);
+  CHECK(a.monitor->snapshot()->paths.at(0).spec->target == "t1");
+  a.refuse_web = false;
+  CHECK(httpPost(port, "/-/reload").status == 200);
+  CHECK(a.monitor->snapshot()->paths.at(0).spec->target == "t2");
+  fs::remove(web);
 }
 
 TEST_CASE("App: a reload that vet_config refuses keeps the running config", "[app]") {

@@ -34,7 +34,8 @@ App::App(AppOptions options) : options_(std::move(options)) {}
 App::~App() { stopResolver(); }
 
 void App::run(Control& control) {
-  if (const std::string why = vetConfig(); !why.empty()) throw std::runtime_error(why);
+  if (const std::string why = vetConfig(options_.config_path); !why.empty())
+    throw std::runtime_error(why);
   std::string text;
   auto loaded = config::loadConfigFile(options_.config_path, &text);
   if (!loaded.ok()) {
@@ -43,6 +44,8 @@ void App::run(Control& control) {
     throw std::runtime_error("invalid config " + options_.config_path.string() + " (" +
                              std::to_string(loaded.errors.size()) + " errors)");
   }
+  if (const std::string why = vetConfig(loaded.config->web.config_path); !why.empty())
+    throw std::runtime_error(why);
   monitor_ = options_.make_monitor ? options_.make_monitor() : core::Monitor::create({});
   {
     // IP-literal targets are probed at once; DNS names join when they resolve (onResolved).
@@ -63,9 +66,10 @@ void App::run(Control& control) {
                       monitor_->rttTimestamps()});
   HttpHandlers handlers;
   // Scrapes that come in together share a serialised body (ScrapeCache): memory stays at one or
-  // two bodies however many scrapers there are. Lives until the HTTP server is gone.
-  auto scrapes = std::make_shared<ScrapeCache>(
-      [this] { return prometheus::TextSerializer().Serialize(collector_->Collect()); });
+  // two bodies however many scrapers there are, and a body's memory goes back to the OS when the
+  // last scrape sending it is done. Lives until the HTTP server is gone.
+  returnLargeFreedBlocksToOs();
+  auto scrapes = std::make_shared<ScrapeCache>([this] { return collector_->renderText(); });
   handlers.metrics = [scrapes] { return scrapes->get(); };
   handlers.healthy = [this] { return healthy(); };
   handlers.reload = [this] { return reload("POST /-/reload"); };
@@ -116,8 +120,8 @@ void App::run(Control& control) {
   control.noteStopProgress();
 }
 
-std::string App::vetConfig() const {
-  return options_.vet_config ? options_.vet_config(options_.config_path) : std::string();
+std::string App::vetConfig(const std::filesystem::path& file) const {
+  return options_.vet_config && !file.empty() ? options_.vet_config(file) : std::string();
 }
 
 std::size_t App::applyConfig(const config::Config& cfg) {
@@ -182,16 +186,23 @@ std::string App::watchedText(const std::string& config_text) const {
 }
 
 std::pair<bool, std::string> App::reloadLocked(const std::string& trigger) {
-  if (const std::string why = vetConfig(); !why.empty()) {
+  auto refuse = [&](const std::string& why) -> std::pair<bool, std::string> {
     reload_status_.last_successful = false;
-    // Seen: the file watch does not refuse the same text again every second.
-    last_seen_text_ = watchedText(config::readConfigText(options_.config_path).value_or(""));
     spdlog::error("reload ({}) refused, keeping the running config: {}", trigger, why);
     return {false, "config not reloaded, the running config stays:\n" + why + "\n"};
+  };
+  if (const std::string why = vetConfig(options_.config_path); !why.empty()) {
+    // Seen: the file watch does not refuse the same text again every second.
+    last_seen_text_ = watchedText(config::readConfigText(options_.config_path).value_or(""));
+    return refuse(why);
   }
   std::string text;
   auto loaded = config::loadConfigFile(options_.config_path, &text);
   last_seen_text_ = watchedText(text);
+  if (loaded.ok()) {
+    if (const std::string why = vetConfig(loaded.config->web.config_path); !why.empty())
+      return refuse(why);
+  }
   if (!loaded.ok()) {
     reload_status_.last_successful = false;
     for (const auto& e : loaded.errors)

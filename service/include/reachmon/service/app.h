@@ -34,10 +34,10 @@ struct AppOptions {
   std::function<void(int http_port)> on_ready;
   // Makes the probe engine; core::Monitor::create by default, a fake in tests.
   std::function<std::unique_ptr<core::Monitor>()> make_monitor;
-  // Vets the config file before every load, at start and at each reload: a non-empty result says
-  // why the file must not be used (start fails, a reload is refused and the running config
-  // stays). The Windows service refuses a config that non-administrators can write. Called on
-  // run()'s thread and on HTTP threads.
+  // Vets the config file before every load, and the web config file it names after, at start and
+  // at each reload: a non-empty result says why the file must not be used (start fails, a reload
+  // is refused and the running config stays). The Windows service refuses a file that
+  // non-administrators can write. Called on run()'s thread and on HTTP threads.
   std::function<std::string(const std::filesystem::path&)> vet_config;
   // Resolves a target's DNS name: blocking, on a worker thread that may outlive the App (so it
   // must own what it uses). core::resolveHost by default, a fake in tests.
@@ -61,8 +61,9 @@ class App {
  private:
   std::pair<bool, std::string> reloadLocked(const std::string& trigger);  // under reload_mutex_
   std::pair<bool, std::string> healthy() const;
-  // options_.vet_config's verdict on the config file: empty when it may be loaded.
-  std::string vetConfig() const;
+  // options_.vet_config's verdict on the config file or the web config file it names: empty when
+  // it may be loaded (or when `file` is empty).
+  std::string vetConfig(const std::filesystem::path& file) const;
   // Hands the names to the resolver, builds the path set with the addresses known now and hands
   // it over; returns how many paths it has. Under reload_mutex_; never waits for DNS.
   std::size_t applyConfig(const config::Config& cfg);
