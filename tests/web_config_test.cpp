@@ -29,7 +29,7 @@ std::string webErrors(const std::string& text) {
 
 // A fresh directory for one test's files.
 fs::path scratchDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("reachmon-web-config-" + name);
+  fs::path dir = fs::temp_directory_path() / ("reachmon-web-config-" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -113,7 +113,7 @@ TEST_CASE("Web config: every mistake is reported with its path", "[config][web]"
             .find("$.basic_auth_users.p: duplicate key") == 0);
   CHECK(webErrors(R"({"basic_auth_users":{"p":1e999}})").find("out of range") != std::string::npos);
   CHECK(webErrors("[]") == "$: expected an object, found array\n");
-  CHECK(webErrors("{") != "");
+  CHECK_FALSE(webErrors("{").empty());
 }
 
 TEST_CASE("Config: the web object and its file load with the config, errors name the file",
