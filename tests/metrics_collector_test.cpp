@@ -2,22 +2,33 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <limits>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "fakes.h"
+#include "text_exposition.h"
 
 using namespace reachmon;
 using namespace reachmon::test;
 
 namespace {
 
+core::MetricsCollector collector(const core::Snapshot& snap, const core::MonitorStats& ms,
+                                 const core::ReloadStatus& rs) {
+  auto shared = std::make_shared<const core::Snapshot>(snap);
+  return core::MetricsCollector([shared] { return shared; }, ms, rs,
+                                {"1.2.3", "linux", "icmp-dgram", "kernel"});
+}
+
+// What /metrics serves.
 std::string render(const core::Snapshot& snap, const core::MonitorStats& ms,
                    const core::ReloadStatus& rs) {
-  auto shared = std::make_shared<core::Snapshot>(snap);
-  core::MetricsCollector c([shared] { return shared; }, ms, rs,
-                           {"1.2.3", "linux", "icmp-dgram", "kernel"});
-  return prometheus::TextSerializer().Serialize(c.Collect());
+  return collector(snap, ms, rs).renderText();
 }
 
 bool hasLine(const std::string& text, const std::string& line) {
@@ -110,4 +121,187 @@ TEST_CASE("Metrics: a path with no reply yet has no RTT or TTL sample and is dow
   CHECK(hasLine(text, R"(reachmon_path_up{source="s",target="t"} 0)"));
   CHECK(hasLine(text, R"(reachmon_target_info{target="t",address=""} 1)"));
   CHECK(hasLine(text, "reachmon_config_last_reload_successful 0"));
+}
+
+namespace {
+
+std::shared_ptr<core::PathSpec> pathSpec(std::string source, std::string target,
+                                         core::Labels labels = {}) {
+  auto spec = std::make_shared<core::PathSpec>();
+  spec->source = std::move(source);
+  spec->target = std::move(target);
+  spec->labels = std::move(labels);
+  return spec;
+}
+
+std::string appended(void (*append)(std::string&, double), double v) {
+  std::string out;
+  append(out, v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Metrics: the text is what prometheus-cpp's TextSerializer makes of the same data",
+          "[metrics]") {
+  core::Snapshot snap;
+  // Label values with every character the text format escapes, and one with none.
+  auto odd =
+      pathSpec("isp \"a\"", "back\\slash", {{"note", "two\nlines"}, {"quote", "say \"hi\""}});
+  odd->target_address = ip("2001:db8::1");
+  auto odd_stats = std::make_shared<core::PathStats>();
+  odd_stats->scheduled = 12345678901;
+  odd_stats->sent = 12345678900;
+  odd_stats->replied = 1000;
+  odd_stats->timed_out = 7;
+  odd_stats->duplicate = 3;
+  odd_stats->addError(core::ErrorReason::kTtlExpired);
+  odd_stats->addError(core::ErrorReason::kSendFailed);
+  for (const core::Duration rtt : {core::Duration(250us), core::Duration(3ms), core::Duration(3ms),
+                                   core::Duration(120ms), core::Duration(7s)})
+    odd_stats->rtt.observe(rtt);
+  odd_stats->last_rtt_ns = 1'234'567;
+  odd_stats->reply_ttl = 255;
+  odd_stats->state = core::PathState::kTimedOut;
+  snap.paths.push_back({odd, odd_stats});
+  snap.paths.push_back(
+      {pathSpec("isp-b", "gw", {{"site", "par"}}), std::make_shared<core::PathStats>()});
+  snap.paths.push_back({pathSpec("isp-b", "back\\slash"), std::make_shared<core::PathStats>()});
+  snap.sources.push_back({"isp \"a\"", core::Family::kIpv6, ip("2001:db8::2")});
+  snap.sources.push_back({"isp-b", core::Family::kIpv4, std::nullopt});
+  core::MonitorStats ms;
+  ms.send_delay.observe(20us);
+  ms.send_delay.observe(1500us);
+  core::ReloadStatus rs;
+  rs.last_successful = true;
+  rs.last_success_unix_seconds = 1700000000.25;
+  const auto c = collector(snap, ms, rs);
+
+  const std::string text = c.renderText();
+  CHECK(text == prometheus::TextSerializer().Serialize(c.Collect()));
+  const std::string l =
+      R"({source="isp \"a\"",target="back\\slash",note="two\nlines",quote="say \"hi\""})";
+  CHECK(hasLine(text, "reachmon_probes_scheduled_total" + l + " 12345678901"));
+  CHECK(hasLine(text, "reachmon_rtt_seconds_sum" + l + " 7.12625"));
+  CHECK(hasLine(text, "reachmon_last_rtt_seconds" + l + " 0.001234567"));
+  CHECK(hasLine(text, R"(reachmon_source_info{source="isp \"a\"",address="2001:db8::2"} 1)"));
+  CHECK(hasLine(text, R"(reachmon_target_info{target="back\\slash",address="2001:db8::1"} 1)"));
+  CHECK(hasLine(text, "reachmon_config_last_reload_success_timestamp_seconds 1700000000.25"));
+}
+
+TEST_CASE("Metrics: every family is written whole, with its HELP and TYPE first", "[metrics]") {
+  core::Snapshot snap;
+  for (int i = 0; i < 3; ++i)
+    snap.paths.push_back(
+        {pathSpec("s", "t" + std::to_string(i)), std::make_shared<core::PathStats>()});
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const std::string text = render(snap, ms, rs);
+  std::set<std::string> seen;
+  std::string current;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# HELP ", 0) == 0) {
+      current = line.substr(7, line.find(' ', 7) - 7);
+      INFO(current);
+      CHECK(seen.insert(current).second);
+      continue;
+    }
+    if (line.rfind("# TYPE " + current + " ", 0) == 0) continue;
+    INFO(line);
+    REQUIRE(line.rfind(current, 0) == 0);
+  }
+  CHECK(seen.size() == 19);
+}
+
+TEST_CASE("Metrics: a scrape never shows more outcomes than probes sent or scheduled",
+          "[metrics]") {
+  // The probe thread counts scheduled, then sent, then the outcome; the text is written family
+  // by family, so it must read the outcomes' families first.
+  core::Snapshot snap;
+  auto stats = std::make_shared<core::PathStats>();
+  snap.paths.push_back({pathSpec("s", "t"), stats});
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const auto c = collector(snap, ms, rs);
+  std::atomic<bool> stop{false};
+  std::thread prober([&] {
+    while (!stop) {
+      core::PathStats::add(stats->scheduled);
+      core::PathStats::add(stats->sent);
+      core::PathStats::add(stats->replied);
+    }
+  });
+  const auto value = [](const std::string& text, const std::string& name) {
+    const auto at = text.find("\n" + name + "{");
+    REQUIRE(at != std::string::npos);
+    const auto end = text.find('\n', at + 1);
+    return std::stoull(text.substr(text.rfind(' ', end) + 1, end));
+  };
+  for (int i = 0; i < 300; ++i) {
+    const std::string text = c.renderText();
+    const auto replied = value(text, "reachmon_probes_replied_total");
+    const auto sent = value(text, "reachmon_probes_sent_total");
+    const auto scheduled = value(text, "reachmon_probes_scheduled_total");
+    CHECK(replied <= sent);
+    CHECK(sent <= scheduled);
+  }
+  stop = true;
+  prober.join();
+}
+
+TEST_CASE("Metrics: a render reserves its text's size up front", "[metrics]") {
+  core::Snapshot snap;
+  for (int i = 0; i < 2000; ++i) {
+    auto stats = std::make_shared<core::PathStats>();
+    stats->scheduled = static_cast<std::uint64_t>(i) * 1000;
+    stats->rtt.observe(std::chrono::microseconds(i * 37));
+    snap.paths.push_back(
+        {pathSpec("isp-a", "target-" + std::to_string(i), {{"site", "par"}}), stats});
+  }
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const auto c = collector(snap, ms, rs);
+  // Grown by doubling, a string ends with up to twice the capacity it needs (and held the old
+  // buffer and the new one at once while it grew).
+  const std::string first = c.renderText();
+  CHECK(first.capacity() < first.size() + first.size() / 4);  // the estimate from the labels
+  const std::string second = c.renderText();
+  CHECK(second.capacity() < second.size() + second.size() / 8);  // from the first render
+}
+
+TEST_CASE("Text exposition: label values, HELP texts and numbers", "[metrics]") {
+  using namespace core::text_exposition;
+  std::string label;
+  appendLabelValue(label, "a\"b\\c\nd\te");
+  CHECK(label == "a\\\"b\\\\c\\nd\te");
+  std::string help;
+  appendHelp(help, "say \"x\\y\"\nz");
+  CHECK(help == "say \"x\\\\y\"\\nz");
+
+  const auto d = [](double v) { return appended(appendDouble, v); };
+  CHECK(d(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+  CHECK(d(std::numeric_limits<double>::infinity()) == "+Inf");
+  CHECK(d(-std::numeric_limits<double>::infinity()) == "-Inf");
+  // As TextSerializer writes them wherever 16 digits are exact ...
+  CHECK(d(0) == "0");
+  CHECK(d(1) == "1");
+  CHECK(d(0.003) == "0.003");
+  CHECK(d(1e-7) == "1e-07");
+  CHECK(d(1700000000) == "1700000000");
+  CHECK(d(1e20) == "1e+20");
+  CHECK(d(1.0 / 3) == "0.3333333333333333");
+  // ... and with a 17th digit where they are not, so every value reads back as itself.
+  CHECK(d(0.1 + 0.2) == "0.30000000000000004");
+  for (const double v : {0.1 + 0.2, 1.0 / 3, 2.0 / 3, 123456789.123456789, 2.2250738585072014e-308,
+                         1.7976931348623157e308}) {
+    INFO(v);
+    CHECK(std::stod(d(v)) == v);
+  }
+
+  std::string n;
+  appendUint(n, 0);
+  n += ' ';
+  appendUint(n, std::numeric_limits<std::uint64_t>::max());
+  CHECK(n == "0 18446744073709551615");
 }

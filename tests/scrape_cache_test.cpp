@@ -65,3 +65,22 @@ TEST_CASE("ScrapeCache: a render that throws is not kept", "[scrape]") {
   CHECK_THROWS_AS(cache.get(), std::runtime_error);
   CHECK(*cache.get() == "ok");
 }
+
+TEST_CASE("ScrapeCache: a render lets the previous body go first unless a scrape still sends it",
+          "[scrape]") {
+  std::weak_ptr<const std::string> previous;
+  bool previous_alive_while_rendering = false;
+  ScrapeCache cache([&] {
+    previous_alive_while_rendering = !previous.expired();
+    return std::string(1000, 'x');
+  });
+  previous = cache.get();  // sent and dropped: only the cache keeps it
+  REQUIRE_FALSE(previous.expired());
+  cache.get();
+  CHECK_FALSE(previous_alive_while_rendering);  // memory holds one body, not two
+
+  const auto sending = cache.get();
+  previous = sending;
+  cache.get();
+  CHECK(previous_alive_while_rendering);
+}

@@ -1,11 +1,11 @@
 #include "reachmon/service/app.h"
 
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
 #include <stdexcept>
 
+#include "process_memory.h"
 #include "reachmon/config/loader.h"
 #include "reachmon/service/http_server.h"
 #include "reachmon/service/status_page.h"

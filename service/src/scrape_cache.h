@@ -1,7 +1,9 @@
 // One serialised /metrics body shared by the scrapes that come in together. A scrape takes a
 // body whose rendering started after the scrape arrived (never older data than it asked for);
 // scrapes arriving while a body renders wait for it to finish, then share the next render. With
-// 100k paths a body is tens of MB: N parallel scrapes hold at most two bodies, not N.
+// 100k paths a body is hundreds of MB: N parallel scrapes hold two or three bodies, not N (the
+// latest one, kept for the scrapes that waited for it until the next render starts, the one
+// rendering, and one still being sent to a slow scraper). Between scrapes it keeps one body.
 #pragma once
 
 #include <chrono>
@@ -28,6 +30,7 @@ class ScrapeCache {
   std::mutex mutex_;
   std::condition_variable rendered_;
   bool rendering_ = false;
+  int waiting_ = 0;  // scrapes waiting for a render to finish
   std::shared_ptr<const std::string> body_;
   std::chrono::steady_clock::time_point body_started_;  // when body_'s rendering started
 };

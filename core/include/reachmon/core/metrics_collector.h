@@ -1,10 +1,12 @@
 // Builds every reachmon_* metric at scrape time from the probe thread's snapshot.
-// Collect() may run on any thread, concurrently with probing; it never blocks the probe thread.
+// renderText() and Collect() may run on any thread, concurrently with each other and with
+// probing; they never block the probe thread.
 #pragma once
 
 #include <prometheus/collectable.h>
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,8 +32,17 @@ struct BuildInfo {
 class MetricsCollector final : public prometheus::Collectable {
  public:
   using SnapshotFn = std::function<std::shared_ptr<const Snapshot>()>;
+  // `monitor` and `reload` must outlive the collector.
   MetricsCollector(SnapshotFn snapshot, const MonitorStats& monitor, const ReloadStatus& reload,
                    BuildInfo build);
+
+  // The text exposition format (0.0.4) of every metric, what /metrics serves: written straight
+  // from the snapshot into one string reserved at about its final size, with no MetricFamily
+  // objects in between (with 100k paths those take several times the text's memory).
+  std::string renderText() const;
+
+  // The same metrics as prometheus-cpp families, for a prometheus::Registry; TextSerializer
+  // makes of them what renderText() writes.
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -39,6 +50,8 @@ class MetricsCollector final : public prometheus::Collectable {
   const MonitorStats& monitor_;
   const ReloadStatus& reload_;
   BuildInfo build_;
+  // Text bytes per path of the latest render: the next render reserves from it. A hint only.
+  mutable std::atomic<std::size_t> text_bytes_per_path_{0};
 };
 
 }  // namespace reachmon::core

@@ -1,0 +1,142 @@
+"""Memory of concurrent scrapes (issue 10, defect 5): with 10,000 paths, 8 scrapes at once keep
+reachmon's resident memory under twice its idle RSS plus one /metrics body. Before, every scrape
+built all metric families next to the body, and glibc's per-thread arenas kept what they freed:
+8 parallel scrapes took RSS from about 100 MB to about 400 MB.
+
+Memory is what is asserted, never time: the peak is the kernel's high-water mark of the process
+(VmHWM), reset just before the scrapes (`5` written to /proc/PID/clear_refs), so the result
+does not depend on when anything is sampled or on how loaded the machine is.
+
+Run by ctest (scrape_memory): pytest test_scrape_memory.py --reachmon=BINARY --workdir=DIR
+"""
+import os
+import socket
+import threading
+
+import pytest
+
+from reachmon_testlib import LISTEN_ANY_PORT, Reachmon, write_json
+
+PATHS = 10_000
+PARALLEL = 8
+ROUNDS = 3  # memory an allocator keeps after a round shows in the next one
+TIMEOUT = 120  # seconds for one scrape on a loaded machine; generous, it is never asserted
+
+
+def config():
+    # One source, 10,000 loopback targets, each probed once a minute: the scrapes, not the
+    # probing, use the memory.
+    return {"listen": LISTEN_ANY_PORT, "defaults": {"interval": "60s", "timeout": "1s"},
+            "sources": [{"name": "lo", "address": "127.0.0.1"}],
+            "targets": [{"name": f"t{i}", "host": f"127.1.{i // 250}.{i % 250 + 1}"}
+                        for i in range(PATHS)]}
+
+
+def sanitized(binary):
+    """True for an ASan or TSan build: their allocators keep freed memory on purpose."""
+    with open(binary, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid):
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := the current RSS
+
+
+class Scrape:
+    """GET /metrics on its own connection, opened at once; send() then read() the whole body."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+    def send(self):
+        self.sock.sendall(b"GET /metrics HTTP/1.0\r\nHost: test\r\n\r\n")
+
+    def read(self):
+        """(status line, body length); the body is read to the end and dropped."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = len(rest)
+        buf = bytearray(1 << 20)
+        while n := self.sock.recv_into(buf):
+            length += n
+        self.sock.close()
+        return head.split(b"\r\n", 1)[0].decode(), length
+
+
+def scrape_text(port):
+    s = Scrape(port)
+    s.send()
+    data = b""
+    while chunk := s.sock.recv(1 << 20):
+        data += chunk
+    s.sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n", 1)[0], head
+    return body.decode()
+
+
+def parallel_scrapes(port):
+    """PARALLEL scrapes whose connections are all open before any request is sent, so the
+    requests arrive together; [(status line, body length)]."""
+    scrapes = [Scrape(port) for _ in range(PARALLEL)]
+    results, errors = [None] * PARALLEL, []
+    go = threading.Barrier(PARALLEL)
+
+    def run(i):
+        try:
+            go.wait()
+            scrapes[i].send()
+            results[i] = scrapes[i].read()
+        except Exception as e:  # noqa: BLE001 (re-raised below)
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(PARALLEL)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_8_parallel_scrapes_of_10000_paths_stay_under_twice_idle_rss_plus_one_body(
+        reachmon_bin, workdir):
+    if sanitized(reachmon_bin):
+        pytest.skip("sanitizer build: its allocator keeps freed memory, RSS says nothing here")
+    path = os.path.join(workdir, "10k.json")
+    write_json(path, config())
+    with Reachmon(reachmon_bin, path) as rm:
+        rm.wait_ready(timeout=TIMEOUT)
+        pid = rm.proc.pid
+        # Warm-up: everything a scrape allocates once (worker stacks, buffers) exists now.
+        text = scrape_text(rm.port)
+        assert text.count("\nreachmon_path_up{") == PATHS, "every path must be in the body"
+        body = len(text.encode())
+        idle_kib = status_kib(pid, "VmRSS")
+        bound_kib = 2 * idle_kib + body // 1024
+        for round_ in range(ROUNDS):
+            reset_peak(pid)
+            results = parallel_scrapes(rm.port)
+            peak_kib = status_kib(pid, "VmHWM")
+            for status, length in results:
+                assert " 200 " in status + " ", status
+                assert abs(length - body) < body // 10, (length, body)  # a whole body each
+            assert peak_kib < bound_kib, (
+                f"round {round_ + 1}: {PARALLEL} parallel scrapes of {PATHS} paths peaked at "
+                f"{peak_kib // 1024} MiB resident; idle {idle_kib // 1024} MiB, body "
+                f"{body // 1024 // 1024} MiB, bound 2 x idle + body = {bound_kib // 1024} MiB")
