@@ -13,7 +13,6 @@ Usage (root or not; loopback only): bench/scrape_memory.py [--build-dir DIR] [--
 import argparse
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LISTEN_LOG = re.compile(r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from reachmon_testlib import listen_port, reset_peak, status_kib  # noqa: E402
 
 
 def config(paths):
@@ -30,19 +30,6 @@ def config(paths):
             "sources": [{"name": "lo", "address": "127.0.0.1"}],
             "targets": [{"name": f"t{i}", "host": f"127.{1 + i // 62500}.{i // 250 % 250}."
                          f"{i % 250 + 1}"} for i in range(paths)]}
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def reset_peak(pid):
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
-        f.write("5")  # VmHWM := current RSS
 
 
 def scrape(port, timeout=300):
@@ -91,8 +78,8 @@ def wait_ready(proc, log_path, timeout=120):
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"reachmon exited with {proc.returncode}:\n{open(log_path).read()}")
-        if m := LISTEN_LOG.search(open(log_path).read()):
-            return int(m.group(1))
+        if port := listen_port(open(log_path).read()):
+            return port
         time.sleep(0.1)
     raise RuntimeError("reachmon did not log its port in time")
 

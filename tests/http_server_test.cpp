@@ -25,6 +25,16 @@ service::HttpHandlers handlers(bool healthy, bool reload_ok) {
   return h;
 }
 
+// Handlers whose reload succeeds and counts its calls in `reloads`.
+service::HttpHandlers countingReloads(int& reloads) {
+  auto h = handlers(true, true);
+  h.reload = [&reloads] {
+    ++reloads;
+    return std::make_pair(true, std::string("config reloaded"));
+  };
+  return h;
+}
+
 // No authentication, reload enabled.
 const service::HttpAccess kOpen{{}, true};
 
@@ -112,11 +122,7 @@ TEST_CASE("HttpServer: a handler that throws answers 500 and the server goes on"
 TEST_CASE("HttpServer: POST /-/reload is 403 unless enabled, and enabling applies at once",
           "[http]") {
   int reloads = 0;
-  auto h = handlers(true, true);
-  h.reload = [&reloads] {
-    ++reloads;
-    return std::make_pair(true, std::string("config reloaded"));
-  };
+  const auto h = countingReloads(reloads);
   service::HttpServer server("127.0.0.1:0", std::nullopt, service::HttpAccess{}, h);
   auto r = httpPost(server.port(), "/-/reload");
   CHECK(r.status == 403);
@@ -129,11 +135,7 @@ TEST_CASE("HttpServer: POST /-/reload is 403 unless enabled, and enabling applie
 
 TEST_CASE("HttpServer: a state-changing request with an Origin header is refused", "[http]") {
   int reloads = 0;
-  auto h = handlers(true, true);
-  h.reload = [&reloads] {
-    ++reloads;
-    return std::make_pair(true, std::string("config reloaded"));
-  };
+  const auto h = countingReloads(reloads);
   service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
   auto r = httpRequest("POST", server.port(), "/-/reload", "Origin: http://evil.example\r\n");
   CHECK(r.status == 403);
@@ -149,11 +151,7 @@ TEST_CASE("HttpServer: a state-changing request with an Origin header is refused
 
 TEST_CASE("HttpServer: basic authentication guards every endpoint", "[http]") {
   int reloads = 0;
-  auto h = handlers(true, true);
-  h.reload = [&reloads] {
-    ++reloads;
-    return std::make_pair(true, std::string("config reloaded"));
-  };
+  const auto h = countingReloads(reloads);
   // "prometheus" / "s3cret:with colon", bcrypt cost 4 (made with Python's crypt module).
   const std::string hash = "$2b$04$A7Zt2cIxd7ytydtRhZFwCeRSipD95l569bhdZOHqGtpoTIp/tzwL.";
   service::HttpServer server("127.0.0.1:0", std::nullopt, {{{"prometheus", hash}}, true}, h);

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from reachmon_testlib import LISTEN_ANY_PORT, Reachmon, write_json
+from reachmon_testlib import LISTEN_ANY_PORT, Reachmon, reset_peak, status_kib, write_json
 
 PATHS = 10_000
 PARALLEL = 8
@@ -37,19 +37,6 @@ def sanitized(binary):
     with open(binary, "rb") as f:
         data = f.read()
     return b"__asan_init" in data or b"__tsan_init" in data
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def reset_peak(pid):
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
-        f.write("5")  # VmHWM := the current RSS
 
 
 class Scrape:

@@ -239,6 +239,21 @@ class Reachmon:
         return self.proc.returncode
 
 
+def status_kib(pid, field):
+    """A memory figure of /proc/PID/status in KiB, e.g. status_kib(pid, "VmHWM")."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid):
+    """Sets the process's high-water mark (VmHWM) to its current RSS."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
 def write_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
