@@ -131,7 +131,8 @@ TEST_CASE("App: the web config file is vetted too at start and at each reload", 
   const fs::path web = fs::temp_directory_path() / "reachmon-app-hooks-web.json";
   writeConfigFile(web, R"({"basic_auth_users":{}})");
   const std::string with_web =
-      R"({"listen":"127.0.0.1:0","web":{"enable_reload":true,"config_file":")" + web.string() +
+      R"({"listen":"127.0.0.1:0","web":{"enable_reload":true,"config_file":")" +
+      web.generic_string() +
       R"("},"sources":[{"name":"lo","address":"127.0.0.1"}],)"
       R"("targets":[{"name":"t2","host":"127.0.0.1"}]})";
   {
@@ -139,7 +140,7 @@ TEST_CASE("App: the web config file is vetted too at start and at each reload", 
     a.refuse_web = true;
     writeConfigFile(a.file, with_web);
     CHECK(a.start() == 0);
-    CHECK(a.error == web.string() + " can be changed by Everyone (write)");
+    CHECK(a.error == web.generic_string() + " can be changed by Everyone (write)");
   }
   VettedApp a("web-refused-reload");
   const int port = a.start();
@@ -148,7 +149,8 @@ TEST_CASE("App: the web config file is vetted too at start and at each reload", 
   writeConfigFile(a.file, with_web);
   const auto post = httpPost(port, "/-/reload");
   CHECK(post.status == 400);
-  CHECK(post.body.find(web.string() + " can be changed by Everyone (write)") != std::string::npos);
+  CHECK(post.body.find(web.generic_string() + " can be changed by Everyone (write)") !=
+        std::string::npos);
   CHECK(a.monitor->applied == 1);
   CHECK(a.monitor->snapshot()->paths.at(0).spec->target == "t1");
   a.refuse_web = false;

@@ -3,6 +3,7 @@
 #include "basic_auth.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
 
 using namespace reachmon;
 
@@ -49,12 +50,61 @@ TEST_CASE("Basic auth: bcrypt hashes are checked, made and never cut short", "[a
 }
 
 TEST_CASE("Basic auth: users, unknown users and no users", "[auth]") {
+  using Verdict = service::BasicAuth::Verdict;
   const service::BasicAuth open({});
   CHECK_FALSE(open.enabled());
-  CHECK(open.allows(nullptr));
+  CHECK(open.check(nullptr) == Verdict::kAllowed);
   const service::BasicAuth auth({{"prometheus", kHash}});
   CHECK(auth.enabled());
-  CHECK(auth.allows("Basic cHJvbWV0aGV1czpzM2NyZXQ6d2l0aCBjb2xvbg=="));
-  CHECK_FALSE(auth.allows(nullptr));
-  CHECK_FALSE(auth.allows("Basic b3RoZXI6czNjcmV0OndpdGggY29sb24="));  // other:<the password>
+  CHECK(auth.check("Basic cHJvbWV0aGV1czpzM2NyZXQ6d2l0aCBjb2xvbg==") == Verdict::kAllowed);
+  CHECK(auth.check(nullptr) == Verdict::kDenied);
+  // other:<the password>
+  CHECK(auth.check("Basic b3RoZXI6czNjcmV0OndpdGggY29sb24=") == Verdict::kDenied);
+}
+
+TEST_CASE("Basic auth: a password that matched once is not hashed again", "[auth]") {
+  using Verdict = service::BasicAuth::Verdict;
+  // Cost 14: about a second per bcrypt here, far more on a loaded machine.
+  const std::string slow = service::hashPassword("correct horse", 14);
+  const service::BasicAuth auth({{"prometheus", slow}});
+  const char* good = "Basic cHJvbWV0aGV1czpjb3JyZWN0IGhvcnNl";  // prometheus:correct horse
+  const auto timed = [&](const char* header) {
+    const auto start = std::chrono::steady_clock::now();
+    const Verdict v = auth.check(header);
+    return std::pair{v, std::chrono::steady_clock::now() - start};
+  };
+  const auto [first, first_took] = timed(good);
+  REQUIRE(first == Verdict::kAllowed);
+  const auto [again, again_took] = timed(good);
+  CHECK(again == Verdict::kAllowed);
+  // Compared with the measured first check, not with a fixed time: the second skips bcrypt.
+  CHECK(again_took * 20 < first_took);
+  // A wrong password is never remembered as right, and pays for its bcrypt again.
+  const char* wrong = "Basic cHJvbWV0aGV1czpjb3JyZWN0IGhvcnNF";  // prometheus:correct horsE
+  CHECK(auth.check(wrong) == Verdict::kDenied);
+  const auto [denied, denied_took] = timed(wrong);
+  CHECK(denied == Verdict::kDenied);
+  CHECK(denied_took * 4 > first_took);
+}
+
+TEST_CASE("Basic auth: an unknown user costs as much as the costliest user", "[auth]") {
+  using Verdict = service::BasicAuth::Verdict;
+  const service::BasicAuth auth(
+      {{"cheap", service::hashPassword("a", 4)}, {"dear", service::hashPassword("b", 13)}});
+  const auto took = [&](const char* header) {
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(auth.check(header) == Verdict::kDenied);
+    return std::chrono::steady_clock::now() - start;
+  };
+  const auto dear = took("Basic ZGVhcjp4");         // dear:x
+  const auto unknown = took("Basic bm9ib2R5Ong=");  // nobody:x
+  const auto cheap = took("Basic Y2hlYXA6eA==");    // cheap:x
+  CHECK(unknown * 4 > dear);
+  CHECK(unknown > cheap * 20);
+}
+
+TEST_CASE("Basic auth: hash-password refuses what bcrypt would cut short", "[auth]") {
+  CHECK_THROWS_WITH(service::hashPassword(std::string(73, 'a'), 4),
+                    Catch::Contains("bcrypt reads only the first 72"));
+  CHECK_NOTHROW(service::hashPassword(std::string(72, 'a'), 4));
 }

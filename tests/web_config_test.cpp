@@ -4,6 +4,10 @@
 #include <filesystem>
 #include <fstream>
 
+#ifndef _WIN32
+#include <sys/stat.h>
+#endif
+
 #include "config_file.h"
 #include "reachmon/config/loader.h"
 
@@ -113,6 +117,14 @@ TEST_CASE("Web config: every mistake is reported with its path", "[config][web]"
             .find("$.basic_auth_users.p: duplicate key") == 0);
   CHECK(webErrors(R"({"basic_auth_users":{"p":1e999}})").find("out of range") != std::string::npos);
   CHECK(webErrors("[]") == "$: expected an object, found array\n");
+  // A syntax error never quotes the text it stopped at: it may be a password.
+  for (const char* broken :
+       {R"({"basic_auth_users":{"p":"Secret\w"}})", "{\"basic_auth_users\":{\"p\":\"Secret\n\"}}",
+        R"({"basic_auth_users":{"p":Secret}})"}) {
+    const std::string e = webErrors(broken);
+    CHECK(e.find("invalid JSON") != std::string::npos);
+    CHECK(e.find("Secret") == std::string::npos);
+  }
   CHECK_FALSE(webErrors("{").empty());
 }
 
@@ -155,6 +167,34 @@ TEST_CASE("Config: the web object and its file load with the config, errors name
   REQUIRE(plain.errors.empty());
   CHECK_FALSE(plain.config->web.enable_reload);
   CHECK(plain.config->web.config_file.empty());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("Config files: only regular files of bounded size are read", "[config][web]") {
+  const fs::path dir = scratchDir("special");
+  std::string why;
+  CHECK_FALSE(config::readConfigText(dir, &why));
+  CHECK(why == "it is a directory");
+  CHECK_FALSE(config::readConfigText(dir / "missing.json", &why));
+  CHECK(why.find("No such file") != std::string::npos);
+  std::ofstream(dir / "big.json") << std::string(1000, ' ');
+  CHECK_FALSE(config::readConfigText(dir / "big.json", &why, 999));
+  CHECK(why == "the file is 1000 bytes, more than the limit of 999");
+  CHECK(config::readConfigText(dir / "big.json", &why, 1000) == std::string(1000, ' '));
+#ifndef _WIN32
+  // A FIFO would block the reader (and a reload, and the stop waiting for it) forever.
+  REQUIRE(mkfifo((dir / "fifo").c_str(), 0600) == 0);
+  CHECK_FALSE(config::readConfigText(dir / "fifo", &why));
+  CHECK(why == "not a regular file (a FIFO, socket or device)");
+  test::writeConfigFile(dir / "reachmon.json", kMain);
+  fs::create_symlink(dir / "fifo", dir / "web.json");
+  const auto r = config::loadConfigFile(dir / "reachmon.json");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].message ==
+        (dir / "web.json").string() +
+            ": cannot read the file: not a regular file (a FIFO, socket or device)");
+  CHECK_FALSE(config::readConfigText("/dev/zero", &why));
+#endif
   fs::remove_all(dir);
 }
 

@@ -381,25 +381,54 @@ LoadResult parseConfig(std::string_view text) {
   return validateJsonText<LoadResult>(text, [](const json& root) { return Validator().run(root); });
 }
 
-std::optional<std::string> readConfigText(const std::filesystem::path& file) {
-  try {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-  } catch (const std::bad_alloc&) {  // a file too large to hold: unreadable, not fatal
-    errno = ENOMEM;
+std::optional<std::string> readConfigText(const std::filesystem::path& file, std::string* error,
+                                          std::uintmax_t max_bytes) {
+  auto fail = [&](std::string why) -> std::optional<std::string> {
+    if (error) *error = std::move(why);
     return std::nullopt;
+  };
+  try {
+    // Only regular files: a FIFO or a device would block the reload (and the stop that waits
+    // for it), or never end.
+    std::error_code ec;
+    const auto status = std::filesystem::status(file, ec);
+    if (ec) return fail(ec.message());
+    if (std::filesystem::is_directory(status)) return fail("it is a directory");
+    if (!std::filesystem::is_regular_file(status))
+      return fail("not a regular file (a FIFO, socket or device)");
+    const auto size = std::filesystem::file_size(file, ec);
+    if (ec) return fail(ec.message());
+    const auto too_large = [&](std::uintmax_t n) {
+      return fail("the file is " + std::to_string(n) + " bytes, more than the limit of " +
+                  std::to_string(max_bytes));
+    };
+    if (size > max_bytes) return too_large(size);
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return fail(std::strerror(errno));
+    std::string text(static_cast<std::size_t>(size) + 1, '\0');  // one more: did it grow?
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (in.bad()) return fail(std::strerror(errno));
+    if (text.size() > size) {  // it grew while read: take the rest, within the limit
+      std::string rest(static_cast<std::size_t>(max_bytes - size), '\0');
+      in.read(rest.data(), static_cast<std::streamsize>(rest.size()));
+      text.append(rest.data(), static_cast<std::size_t>(in.gcount()));
+      if (in.gcount() == static_cast<std::streamsize>(rest.size()) && in.peek() != EOF)
+        return too_large(max_bytes + 1);
+    }
+    return text;
+  } catch (const std::exception& e) {  // bad_alloc, filesystem_error: unreadable, not fatal
+    return fail(e.what());
   }
 }
 
 LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text) {
-  auto bytes = readConfigText(file);
+  std::string why;
+  auto bytes = readConfigText(file, &why);
   if (text) *text = bytes.value_or("");
   if (!bytes) {
     LoadResult r;
-    r.errors.push_back({"", std::string("cannot read the file: ") + std::strerror(errno)});
+    r.errors.push_back({"", "cannot read the file: " + why});
     return r;
   }
   LoadResult r = parseConfig(*bytes);

@@ -156,15 +156,27 @@ class WebValidator : JsonChecker {
 }  // namespace
 
 WebConfigResult parseWebConfig(std::string_view text, const std::filesystem::path& base_dir) {
-  return validateJsonText<WebConfigResult>(
+  WebConfigResult r = validateJsonText<WebConfigResult>(
       text, [&](const json& root) { return WebValidator(base_dir).run(root); });
+  // A syntax error quotes the text it stopped at ("last read: '...'"), which here may be a
+  // password written where a hash belongs: keep it out of logs and HTTP answers.
+  constexpr std::string_view kQuote = "; last read: '";
+  constexpr std::string_view kNext = "'; expected ";
+  for (auto& e : r.errors) {
+    const auto at = e.message.find(kQuote);
+    if (at == std::string::npos) continue;
+    const auto next = e.message.find(kNext, at + kQuote.size());
+    e.message.erase(at, next == std::string::npos ? std::string::npos : next + 1 - at);
+  }
+  return r;
 }
 
 WebConfigResult loadWebConfigFile(const std::filesystem::path& file) {
-  const auto text = readConfigText(file);
+  std::string why;
+  const auto text = readConfigText(file, &why, kMaxWebFileBytes);
   if (!text) {
     WebConfigResult r;
-    r.errors.push_back({"", std::string("cannot read the file: ") + std::strerror(errno)});
+    r.errors.push_back({"", "cannot read the file: " + why});
     return r;
   }
   WebConfigResult r = parseWebConfig(*text, file.parent_path());

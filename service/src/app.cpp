@@ -55,6 +55,7 @@ void App::run(Control& control) {
     resolver_options.deadline = options_.resolve_deadline;
     resolver_ = std::make_unique<TargetResolver>([this] { onResolved(); }, resolver_options);
     applyConfig(*loaded.config);
+    warnAboutAccess(nullptr, *loaded.config);
     config_ = std::move(loaded.config);
     last_seen_text_ = watchedText(text);
     monitor_->start();
@@ -176,6 +177,17 @@ HttpAccess App::httpAccess(const config::Config& cfg) {
   return HttpAccess{cfg.web.config.basic_auth_users, cfg.web.enable_reload};
 }
 
+void App::warnAboutAccess(const config::Config* running, const config::Config& next) {
+  const auto& users = next.web.config.basic_auth_users;
+  if (running && !running->web.config.basic_auth_users.empty() && users.empty())
+    spdlog::warn("basic authentication is now off: every endpoint answers without credentials");
+  // `next` carries the TLS settings the server runs with (they change at a restart only).
+  if (!users.empty() && !next.web.config.tls)
+    spdlog::warn(
+        "basic authentication over plain HTTP: passwords cross the network in clear text; add "
+        "tls_server_config to the web config file");
+}
+
 std::string App::watchedText(const std::string& config_text) const {
   std::string out = config_text;
   if (config_ && !config_->web.config_path.empty()) {
@@ -223,6 +235,7 @@ std::pair<bool, std::string> App::reloadLocked(const std::string& trigger) {
     loaded.config->web.config.tls = config_->web.config.tls;
   }
   const std::size_t paths = applyConfig(*loaded.config);
+  warnAboutAccess(config_ ? &*config_ : nullptr, *loaded.config);
   if (http_) http_->setAccess(httpAccess(*loaded.config));
   config_ = std::move(loaded.config);
   last_seen_text_ = watchedText(text);  // the web config file the new config names

@@ -1,6 +1,7 @@
 #include "basic_auth.h"
 
 #include <crypt.h>
+#include <openssl/evp.h>
 
 #include <array>
 #include <cctype>
@@ -40,6 +41,15 @@ std::optional<std::string> base64Decode(std::string_view in) {
   return out;
 }
 
+// The SHA-256 of `s`, raw bytes.
+std::string sha256(const std::string& s) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int size = 0;
+  if (EVP_Digest(s.data(), s.size(), md.data(), &size, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return {reinterpret_cast<const char*>(md.data()), size};
+}
+
 bool equalConstantTime(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -66,7 +76,7 @@ std::optional<std::pair<std::string, std::string>> parseBasicAuthorization(
 }
 
 bool verifyBcrypt(const std::string& password, const std::string& hash) {
-  // bcrypt reads at most 72 bytes and stops at a NUL: refuse what it would silently cut.
+  // crypt_rn stops at a NUL: "secret\0anything" must not pass for "secret".
   if (password.find('\0') != std::string::npos) return false;
   auto data = std::make_unique<crypt_data>();  // 32 KiB: not on a worker's stack
   const char* out = crypt_rn(password.c_str(), hash.c_str(), data.get(), sizeof(crypt_data));
@@ -76,6 +86,10 @@ bool verifyBcrypt(const std::string& password, const std::string& hash) {
 std::string hashPassword(const std::string& password, int cost) {
   if (password.find('\0') != std::string::npos)
     throw std::runtime_error("the password contains a NUL character");
+  if (password.size() > kBcryptMaxPassword)
+    throw std::runtime_error("the password is " + std::to_string(password.size()) +
+                             " bytes long; bcrypt reads only the first " +
+                             std::to_string(kBcryptMaxPassword) + ": use a shorter one");
   std::array<char, CRYPT_GENSALT_OUTPUT_SIZE> setting{};
   // nullptr, 0: crypt_gensalt_rn takes its random salt from the OS.
   if (!crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost), nullptr, 0, setting.data(),
@@ -89,20 +103,38 @@ std::string hashPassword(const std::string& password, int cost) {
   return out;
 }
 
-bool BasicAuth::allows(const char* authorization) const {
-  if (users_.empty()) return true;
+BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {
+  // "$2b$10$...": the cost is the two digits after the third '$' (the web config checked it).
+  auto cost = [](const std::string& hash) { return hash.substr(4, 2); };
+  for (const auto& [user, hash] : users_)
+    if (costliest_hash_.empty() || cost(hash) > cost(costliest_hash_)) costliest_hash_ = hash;
+}
+
+BasicAuth::Verdict BasicAuth::check(const char* authorization) const {
+  if (users_.empty()) return Verdict::kAllowed;
   const auto credentials = authorization ? parseBasicAuthorization(authorization) : std::nullopt;
-  if (!credentials) return false;
-  // An unknown user is checked against another user's hash (same cost), then refused.
+  if (!credentials) return Verdict::kDenied;
   const auto it = users_.find(credentials->first);
-  checks_.acquire();
+  const std::string digest =
+      it == users_.end()
+          ? std::string()
+          : sha256(credentials->first + '\0' + credentials->second + '\0' + it->second);
+  if (!digest.empty()) {
+    std::lock_guard lock(remembered_mutex_);
+    if (remembered_.count(digest)) return Verdict::kAllowed;
+  }
+  if (!checks_.try_acquire_for(kCheckWait)) return Verdict::kBusy;
   struct Release {
     std::counting_semaphore<kParallelChecks>& s;
     ~Release() { s.release(); }
   } release{checks_};
   const bool match =
-      verifyBcrypt(credentials->second, (it == users_.end() ? users_.begin() : it)->second);
-  return match && it != users_.end();
+      verifyBcrypt(credentials->second, it == users_.end() ? costliest_hash_ : it->second);
+  if (!match || it == users_.end()) return Verdict::kDenied;
+  std::lock_guard lock(remembered_mutex_);
+  if (remembered_.size() >= kRemembered) remembered_.clear();
+  remembered_.insert(digest);
+  return Verdict::kAllowed;
 }
 
 }  // namespace reachmon::service

@@ -167,9 +167,17 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
   const FnHandler::GateFn gate_fn = [this](mg_connection* conn,
                                            bool state_changing) -> std::optional<Reply> {
     const auto g = gate();
-    if (!g->auth.allows(mg_get_header(conn, "Authorization")))
-      return Reply{401, kText, text("unauthorized\n"),
-                   R"(Basic realm="reachmon", charset="UTF-8")"};
+    switch (g->auth.check(mg_get_header(conn, "Authorization"))) {
+      case BasicAuth::Verdict::kAllowed:
+        break;
+      case BasicAuth::Verdict::kDenied:
+        spdlog::debug("HTTP {} from {}: 401, no valid credentials",
+                      mg_get_request_info(conn)->local_uri, mg_get_request_info(conn)->remote_addr);
+        return Reply{401, kText, text("unauthorized\n"),
+                     R"(Basic realm="reachmon", charset="UTF-8")"};
+      case BasicAuth::Verdict::kBusy:
+        return Reply{503, kText, text("too many password checks at once; try again\n")};
+    }
     // A browser sends Origin with cross-site POSTs (and fetches); Prometheus and curl do not. A
     // page elsewhere must not be able to make an operator's browser change state here.
     if (state_changing && mg_get_header(conn, "Origin"))

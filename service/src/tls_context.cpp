@@ -22,6 +22,12 @@ std::string openSslError() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
+// OpenSSL's passphrase callback: notes the request, gives no passphrase.
+int refusePassphrase(char*, int, int, void* asked) {
+  if (asked) *static_cast<bool*>(asked) = true;
+  return 0;
+}
+
 }  // namespace
 
 bool tlsAvailable() {
@@ -36,7 +42,20 @@ std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls) {
   const std::string key = tls.key_file.string();
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
     return "cannot load the certificate " + cert + ": " + openSslError();
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // An encrypted key would make OpenSSL prompt on the terminal (or fail obscurely in a service):
+  // refuse the passphrase request and say why.
+  bool asked_for_passphrase = false;
+  SSL_CTX_set_default_passwd_cb(ctx, &refusePassphrase);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked_for_passphrase);
+  const int key_loaded = SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (key_loaded != 1) {
+    if (asked_for_passphrase) {
+      ERR_clear_error();
+      return "the private key " + key +
+             " is encrypted: reachmon needs it unencrypted (openssl pkey -in ENCRYPTED -out "
+             "PLAIN), readable by the service only";
+    }
     if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
       return "the private key " + key + " does not match the certificate " + cert + " (" +
              openSslError() + ")";

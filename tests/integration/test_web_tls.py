@@ -217,6 +217,14 @@ def test_users_change_with_the_web_config_file_and_a_broken_one_changes_nothing(
                  lambda: curl(s.url("/metrics"), "-u", f"grafana:{PASSWORD}")[0] == 200,
                  timeout=20)
         assert curl(s.url("/metrics"), *auth)[0] == 401
+        assert "basic authentication over plain HTTP: passwords cross the network in clear text" \
+            in s.rm.read_log()
+
+        # No users: open again, and the log says so.
+        write_json(s.web_path, {"basic_auth_users": {}})
+        wait_for("authentication to be off", lambda: curl(s.url("/metrics"))[0] == 200,
+                 timeout=20)
+        assert "basic authentication is now off" in s.rm.read_log()
         assert s.rm.proc.poll() is None
 
 
@@ -239,6 +247,19 @@ def test_a_key_that_does_not_match_the_certificate_is_refused_with_the_reason(
     assert run.returncode != 0
     assert "does not match the certificate" in run.stdout + run.stderr, run.stdout + run.stderr
 
+    # An encrypted key: refused with the reason, never a passphrase prompt (stdin is a pipe here,
+    # a terminal for an operator; the timeout catches a prompt either way).
+    openssl("pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out",
+            "server-encrypted.key", cwd=pki)
+    web["tls_server_config"]["key_file"] = os.path.join(pki, "server-encrypted.key")
+    write_json(os.path.join(d, "web.json"), web)
+    check = subprocess.run([reachmon_bin, "check-config", path], capture_output=True, text=True,
+                           stdin=subprocess.PIPE, timeout=30)
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "server-encrypted.key is encrypted: reachmon needs it unencrypted" in check.stderr, \
+        check.stderr
+    assert "pass phrase" not in check.stdout + check.stderr
+
     web["tls_server_config"]["key_file"] = os.path.join(pki, "server.key")
     write_json(os.path.join(d, "web.json"), web)
     check = subprocess.run([reachmon_bin, "check-config", path], capture_output=True, text=True)
@@ -260,3 +281,59 @@ def test_the_certificate_file_names_in_errors_are_the_web_config_files(reachmon_
     assert (f"$.web.config_file: {d}/web.json: $.tls_server_config.cert_file: cannot read "
             f"{d}/nowhere.pem: No such file or directory") in check.stderr, check.stderr
     assert read_text(path)  # nothing rewrote the config
+
+
+def test_a_flood_of_wrong_passwords_does_not_hold_up_a_known_scraper(reachmon_bin, workdir,
+                                                                     password_hash):
+    """bcrypt is slow on purpose. Credentials that matched once are remembered, so a scraper
+    whose password was checked once is answered without waiting behind the attackers' hashes."""
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+    slow = subprocess.run([reachmon_bin, "hash-password", "--cost", "13"], input=PASSWORD + "\n",
+                          capture_output=True, text=True, check=True).stdout.strip()
+    web = {"basic_auth_users": {"prometheus": slow}}
+    with Started(reachmon_bin, workdir, "flood", config({"config_file": "web.json"}), web) as s:
+        auth = ["-u", f"prometheus:{PASSWORD}"]
+        wait_for("an authenticated scrape", lambda: curl(s.url("/metrics"), *auth)[0] == 200,
+                 timeout=30)
+        # Ground truth: how long one bcrypt check of this cost takes here, now.
+        start = time.monotonic()
+        assert curl(s.url("/-/healthy"), "-u", "prometheus:wrong")[0] == 401
+        one_check = time.monotonic() - start
+
+        stop = threading.Event()
+        statuses = []
+
+        def attacker():
+            req = urllib.request.Request(s.url("/-/healthy"),
+                                         headers={"Authorization": "Basic YXR0YWNrZXI6eA=="})
+            while not stop.is_set():
+                try:
+                    urllib.request.urlopen(req, timeout=30)
+                except urllib.error.HTTPError as e:
+                    statuses.append(e.code)
+                except OSError:
+                    pass
+        attackers = [threading.Thread(target=attacker, daemon=True) for _ in range(24)]
+        for t in attackers:
+            t.start()
+        try:
+            wait_for("the flood to be refused", lambda: len(statuses) >= 4, timeout=60)
+            times = []
+            for _ in range(5):
+                start = time.monotonic()
+                code, body, _, _ = curl(s.url("/metrics"), *auth)
+                times.append(time.monotonic() - start)
+                assert code == 200 and "reachmon_build_info" in body, (code, body[:200])
+        finally:
+            stop.set()
+            for t in attackers:
+                t.join(timeout=60)
+        # 24 attackers queue 12 hashes per check slot: without the memory of good credentials a
+        # scrape waits for several checks; with it, for none.
+        print(f"scrapes under the flood: {times}; one bcrypt check: {one_check:.3f} s")
+        assert sorted(times)[2] < one_check, (times, one_check)
+        assert set(statuses) <= {401, 503}, set(statuses)
+        assert s.rm.proc.poll() is None

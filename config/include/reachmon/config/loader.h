@@ -1,6 +1,7 @@
 // Parsing and strict validation of the JSON config file.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -30,8 +31,17 @@ struct LoadResult {
 // becomes an error in the result, so a reload cannot end the process. Messages never echo raw
 // control characters from the input (they appear as \u00XX).
 LoadResult parseConfig(std::string_view text);
-// The file's bytes, or nullopt (with errno set) when it cannot be read.
-std::optional<std::string> readConfigText(const std::filesystem::path& file);
+// The most a config file may hold (100,000 targets take about 10 MB).
+constexpr std::uintmax_t kMaxConfigBytes = std::uintmax_t{64} << 20;
+// The most a web config file, or a certificate, key or CA file it names, may hold.
+constexpr std::uintmax_t kMaxWebFileBytes = std::uintmax_t{4} << 20;
+
+// The file's bytes, or nullopt with `*error` (if given) saying why not: it cannot be opened, it is
+// not a regular file (a directory, FIFO or device, whose reading could block or never end), or
+// it holds more than `max_bytes`.
+std::optional<std::string> readConfigText(const std::filesystem::path& file,
+                                          std::string* error = nullptr,
+                                          std::uintmax_t max_bytes = kMaxConfigBytes);
 // Reads and validates a file; an unreadable file is reported as an error, not thrown.
 // `text`, if given, receives the bytes that were validated (empty when unreadable).
 LoadResult loadConfigFile(const std::filesystem::path& file, std::string* text = nullptr);

@@ -68,6 +68,9 @@ class App {
   // it over; returns how many paths it has. Under reload_mutex_; never waits for DNS.
   std::size_t applyConfig(const config::Config& cfg);
   static HttpAccess httpAccess(const config::Config& cfg);
+  // Logs what an operator must know about who may now read and reload: authentication turned
+  // off, passwords over plain HTTP. `running`: the config before, null at start-up.
+  static void warnAboutAccess(const config::Config* running, const config::Config& next);
   // What the file watch compares: the config file's text and, when the running config names one,
   // the web config file's. Under reload_mutex_.
   std::string watchedText(const std::string& config_text) const;
