@@ -10,31 +10,11 @@ import subprocess
 
 import pytest
 
+from pki import CLIENT_EXT, SERVER_EXT, curl, make_ca, make_cert, openssl
 from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, listen_port, read_text, wait_for,
                               write_json)
 
 PASSWORD = "correct horse: battery staple"  # a ':' in a password is legal in basic auth
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}",
-            cwd=d)
-
-
-def make_cert(d, name, ca, ext):
-    """A key and a certificate for `name` signed by `ca`, with the extension lines `ext`."""
-    with open(os.path.join(d, f"{name}.ext"), "w") as f:
-        f.write(ext)
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext",
-            cwd=d)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +24,9 @@ def pki(workdir):
     os.makedirs(d, exist_ok=True)
     make_ca(d, "ca")
     make_ca(d, "rogue-ca")
-    make_cert(d, "server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    make_cert(d, "client", "ca", "extendedKeyUsage=clientAuth\n")
-    make_cert(d, "rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n")
+    make_cert(d, "server", "ca", SERVER_EXT)
+    make_cert(d, "client", "ca", CLIENT_EXT)
+    make_cert(d, "rogue", "rogue-ca", CLIENT_EXT)
     return d
 
 
@@ -64,14 +44,6 @@ def config(web=None):
     if web is not None:
         cfg["web"] = web
     return cfg
-
-
-def curl(url, *args):
-    """(HTTP status or 0, body, response headers, curl's exit code) of one request."""
-    r = subprocess.run(["curl", "-sS", "--max-time", "10", "-D", "-", "-o", "/dev/stderr",
-                        "-w", "\n%{http_code}", *args, url], capture_output=True, text=True)
-    headers, _, code = r.stdout.rpartition("\n")
-    return int(code or 0), r.stderr, headers, r.returncode
 
 
 class Started:
