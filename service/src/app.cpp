@@ -11,6 +11,7 @@
 #include "reachmon/service/status_page.h"
 #include "scrape_cache.h"
 #include "target_resolver.h"
+#include "tls_context.h"
 #include "version.h"
 
 namespace reachmon::service {
@@ -77,6 +78,8 @@ void App::run(Control& control) {
   handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };
   http_ = std::make_unique<HttpServer>(config_->listen, config_->web.config.tls,
                                        httpAccess(*config_), std::move(handlers));
+  if (config_->web.config.tls)
+    for (const auto& w : certificateWarnings(*config_->web.config.tls)) spdlog::warn("{}", w);
   spdlog::info(
       "reachmon {} probing {} paths with the {} engine; metrics on {}://{}/metrics{}", kVersion,
       monitor_->snapshot()->paths.size(), monitor_->engineName(),

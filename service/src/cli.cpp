@@ -31,8 +31,9 @@ Usage:
       Validate FILE (and the web config file it names, loading its certificate and key) and
       print every error with its JSON path. Exit 0 if valid, 1 if not.
   reachmon hash-password [--cost N]
-      Read a password (the first line of standard input) and print its bcrypt hash for the web
-      config file's basic_auth_users. N is the bcrypt cost, 4 to 31 (default 10).
+      Read a password and print its bcrypt hash for the web config file's basic_auth_users. On
+      a terminal it asks twice without echo; from a pipe it reads one line (a second, different
+      line is an error). N is the bcrypt cost, 4 to 31 (default 10); at most 72 bytes.
   reachmon interfaces
       List the interfaces usable as sources: name, index, state and addresses.
   reachmon probe --source S --target T [--count N] [--interval D] [--timeout D]
@@ -81,6 +82,9 @@ int checkConfig(const std::vector<std::string>& args) {
   }
   for (const auto& w : config::platformWarnings(*result.config, kPlatform))
     std::cerr << args[1] << ": warning: " << w.str() << "\n";
+  if (web.config.tls)
+    for (const auto& w : certificateWarnings(*web.config.tls))
+      std::cerr << args[1] << ": warning: " << w << "\n";
   std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
             << result.config->targets.size() << " targets; HTTP" << (web.config.tls ? "S" : "")
             << ", "
@@ -99,18 +103,26 @@ int hashPasswordCommand(const std::vector<std::string>& args) {
   if (c.size() > 2 || c.empty() || c.find_first_not_of("0123456789") != std::string::npos ||
       (cost = std::stoi(c)) < 4 || cost > 31)
     return usageError("--cost must be a whole number from 4 to 31, not '" + c + "'");
-  std::string password;
-  if (!std::getline(std::cin, password)) {
+  const auto password = readSecretLine("Password: ");
+  if (!password) {
     std::cerr << "reachmon: hash-password: no password on standard input\n";
     return 1;
   }
-  if (!password.empty() && password.back() == '\r') password.pop_back();
-  if (password.empty()) {
+  if (password->empty()) {
     std::cerr << "reachmon: hash-password: the password is empty\n";
     return 1;
   }
+  // On a terminal: typed twice, as htpasswd asks. From a pipe: one line and nothing after it
+  // (a wrapped `openssl rand -base64 60` would otherwise hash its first line only).
+  if (const auto again = readSecretLine("Again: "); again && !again->empty()) {
+    if (*again != *password) {
+      std::cerr << "reachmon: hash-password: the passwords differ (or standard input has more "
+                   "than one line: give the password on one line)\n";
+      return 1;
+    }
+  }
   try {
-    std::cout << hashPassword(password, cost) << "\n";
+    std::cout << hashPassword(*password, cost) << "\n";
   } catch (const std::exception& e) {
     std::cerr << "reachmon: hash-password: " << e.what() << "\n";
     return 1;

@@ -35,6 +35,10 @@ void prepareConfig(const std::string& config_path);
 // refused by the service and only warned about in a console run; Linux: always empty.
 std::string vetConfigFile(const std::filesystem::path& config_path);
 
+// A line of standard input without its line ending (nullopt at end of input). On a terminal it
+// first writes `prompt` to stderr and reads without echo, as passwd and htpasswd do.
+std::optional<std::string> readSecretLine(const std::string& prompt);
+
 // Commands only this platform has (Windows: install, uninstall), with their --help text.
 std::optional<int> runPlatformCommand(const std::vector<std::string>& args);
 std::string platformHelp();

@@ -1,9 +1,12 @@
 #include "tls_context.h"
 
 #include <civetweb.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 #include <memory>
@@ -85,6 +88,25 @@ std::string configureTls(void* ssl_ctx, const config::TlsServerConfig& tls) {
                        : SSL_VERIFY_PEER;
   SSL_CTX_set_verify(ctx, mode, nullptr);
   return "";
+}
+
+std::vector<std::string> certificateWarnings(const config::TlsServerConfig& tls) {
+  std::vector<std::string> out;
+  const std::string cert = tls.cert_file.string();
+  const std::unique_ptr<BIO, decltype(&BIO_free)> file(BIO_new_file(cert.c_str(), "r"), &BIO_free);
+  if (!file) return out;  // configureTls says why it cannot be read
+  const std::unique_ptr<X509, decltype(&X509_free)> x509(
+      PEM_read_bio_X509(file.get(), nullptr, nullptr, nullptr), &X509_free);
+  ERR_clear_error();
+  if (!x509) return out;
+  if (X509_cmp_current_time(X509_get0_notAfter(x509.get())) < 0)
+    out.push_back("the certificate " + cert + " has expired: clients will refuse it");
+  if (X509_cmp_current_time(X509_get0_notBefore(x509.get())) > 0)
+    out.push_back("the certificate " + cert + " is not valid yet: clients will refuse it");
+  if (X509_check_ca(x509.get()) != 0)
+    out.push_back("the certificate " + cert +
+                  " is a CA certificate: use a server certificate that the CA signed");
+  return out;
 }
 
 std::string checkTls(const config::TlsServerConfig& tls) {

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from pki import CLIENT_EXT, SERVER_EXT, curl, make_ca, make_cert, openssl
+from pki import CLIENT_EXT, SERVER_EXT, curl, make_ca, make_cert, make_dated_cert, openssl
 from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, listen_port, read_text, wait_for,
                               write_json)
 
@@ -85,6 +85,28 @@ def test_hash_password_makes_a_standard_bcrypt_hash(password_hash):
     assert password_hash.startswith("$2b$06$") and len(password_hash) == 60, password_hash
     assert crypt.crypt(PASSWORD, password_hash) == password_hash  # libxcrypt, independently
     assert crypt.crypt("wrong", password_hash) != password_hash
+
+
+def test_hash_password_asks_twice_without_echo_on_a_terminal(reachmon_bin):
+    """On a terminal (script(1) gives it one): two prompts on stderr, the password never echoed;
+    from a pipe, a second line that differs is refused rather than ignored."""
+    import time
+    proc = subprocess.Popen(["script", "-qec", f"{reachmon_bin} hash-password --cost 4",
+                             "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    for _ in range(2):
+        time.sleep(0.5)  # typed after the prompt, as a person would
+        proc.stdin.write(b"tty secret\r")
+        proc.stdin.flush()
+    out, _ = proc.communicate(timeout=30)
+    text = out.decode()
+    assert "Password:" in text and "Again:" in text, text
+    assert "tty secret" not in text, text
+    hashed = text.strip().splitlines()[-1].strip()
+    assert crypt.crypt("tty secret", hashed) == hashed, text
+
+    r = subprocess.run([reachmon_bin, "hash-password"], input="one\ntwo\n", capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "more than one line" in r.stderr and not r.stdout, r
 
 
 def test_tls_and_basic_auth_with_real_curl(reachmon_bin, workdir, pki, password_hash):
@@ -237,6 +259,20 @@ def test_a_key_that_does_not_match_the_certificate_is_refused_with_the_reason(
     check = subprocess.run([reachmon_bin, "check-config", path], capture_output=True, text=True)
     assert check.returncode == 0 and "HTTPS, 1 basic auth user(s)" in check.stdout, \
         check.stdout + check.stderr
+    assert "warning" not in check.stderr, check.stderr
+
+    # Certificates that load but that clients refuse: warnings, not errors.
+    make_dated_cert(pki, "server", "ca", "20200101000000Z", "20200102000000Z")
+    for cert, key, warning in (("server-dated.pem", "server.key", "has expired"),
+                               ("ca.pem", "ca.key", "is a CA certificate")):
+        web["tls_server_config"].update(cert_file=os.path.join(pki, cert),
+                                        key_file=os.path.join(pki, key))
+        write_json(os.path.join(d, "web.json"), web)
+        check = subprocess.run([reachmon_bin, "check-config", path], capture_output=True,
+                               text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert f"warning: the certificate {os.path.join(pki, cert)} {warning}" in check.stderr, \
+            check.stderr
 
 
 def test_the_certificate_file_names_in_errors_are_the_web_config_files(reachmon_bin, workdir,

@@ -26,6 +26,21 @@ def make_cert(d, name, ca, ext):
             cwd=d)
 
 
+def make_dated_cert(d, name, ca, start, end):
+    """{d}/{name}.pem for the key of the existing {d}/{name}.csr, signed by `ca`, valid from
+    `start` to `end` (YYYYMMDDHHMMSSZ): `openssl ca`, since `x509 -req` only counts days from
+    now."""
+    with open(os.path.join(d, f"{name}-ca.cnf"), "w") as f:
+        f.write(f"[ca]\ndefault_ca = c\n[c]\ndatabase = {name}-index.txt\nnew_certs_dir = .\n"
+                f"certificate = {ca}.pem\nprivate_key = {ca}.key\ndefault_md = sha256\n"
+                f"serial = {name}-serial\npolicy = p\n[p]\ncommonName = supplied\n")
+    open(os.path.join(d, f"{name}-index.txt"), "w").close()
+    with open(os.path.join(d, f"{name}-serial"), "w") as f:
+        f.write("1000\n")
+    openssl("ca", "-batch", "-notext", "-config", f"{name}-ca.cnf", "-in", f"{name}.csr",
+            "-out", f"{name}-dated.pem", "-startdate", start, "-enddate", end, cwd=d)
+
+
 SERVER_EXT = "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
 CLIENT_EXT = "extendedKeyUsage=clientAuth\n"
 

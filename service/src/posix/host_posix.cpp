@@ -2,7 +2,10 @@
 // synchronously by one thread with sigwait, so no work runs in a signal handler.
 #include <pthread.h>
 #include <signal.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include <iostream>
 #include <thread>
 
 #include "../host.h"
@@ -46,5 +49,25 @@ std::string vetConfigFile(const std::filesystem::path&) { return ""; }  // no ch
 std::optional<int> runPlatformCommand(const std::vector<std::string>&) { return std::nullopt; }
 
 std::string platformHelp() { return ""; }
+
+std::optional<std::string> readSecretLine(const std::string& prompt) {
+  termios saved{};
+  const bool terminal = isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (terminal) {
+    std::cerr << prompt << std::flush;
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (terminal) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+  }
+  if (!got) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
 
 }  // namespace reachmon::service

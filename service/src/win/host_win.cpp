@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -203,5 +204,24 @@ void prepareConfig(const std::string& config_path) {
 }
 
 std::string defaultConfigPath() { return win::toUtf8(win::dataDirectory() + L"\\reachmon.json"); }
+
+std::optional<std::string> readSecretLine(const std::string& prompt) {
+  const HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+  DWORD saved = 0;
+  const bool console = in != INVALID_HANDLE_VALUE && GetConsoleMode(in, &saved) != 0;
+  if (console) {
+    std::cerr << prompt << std::flush;
+    SetConsoleMode(in, saved & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
+  }
+  std::string line;
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (console) {
+    SetConsoleMode(in, saved);
+    std::cerr << "\n";
+  }
+  if (!got) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
 
 }  // namespace reachmon::service
