@@ -20,10 +20,11 @@ TEST_CASE("Basic auth: the Authorization header is decoded or refused", "[auth]"
   CHECK(good->second == "s3cret:with colon");  // split at the first ':' only
   CHECK(parseBasicAuthorization("bAsIc   YTpi  ") == std::pair<std::string, std::string>{"a", "b"});
   CHECK(parseBasicAuthorization("Basic Og==") == std::pair<std::string, std::string>{"", ""});
-  CHECK_FALSE(parseBasicAuthorization("Basic YWJj"));   // "abc": no ':'
-  CHECK_FALSE(parseBasicAuthorization("Basic YT!i"));   // not base64
-  CHECK_FALSE(parseBasicAuthorization("Basic Y"));      // truncated
-  CHECK_FALSE(parseBasicAuthorization("Bearer YTpi"));  // another scheme
+  CHECK_FALSE(parseBasicAuthorization("Basic YWJj"));      // "abc": no ':'
+  CHECK_FALSE(parseBasicAuthorization("Basic YT!i"));      // not base64
+  CHECK_FALSE(parseBasicAuthorization("Basic Y"));         // truncated
+  CHECK_FALSE(parseBasicAuthorization("Basic YQ==YTpi"));  // padding inside
+  CHECK_FALSE(parseBasicAuthorization("Bearer YTpi"));     // another scheme
   CHECK_FALSE(parseBasicAuthorization("Basic"));
   CHECK_FALSE(parseBasicAuthorization(""));
 }

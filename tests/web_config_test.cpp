@@ -194,6 +194,15 @@ TEST_CASE("Config files: only regular files of bounded size are read", "[config]
         (dir / "web.json").string() +
             ": cannot read the file: not a regular file (a FIFO, socket or device)");
   CHECK_FALSE(config::readConfigText("/dev/zero", &why));
+  // Nor may a certificate named in it: it is read too (to check that it can be).
+  fs::remove(dir / "web.json");
+  test::writeConfigFile(dir / "web.json",
+                        R"({"tls_server_config":{"cert_file":"fifo","key_file":"fifo"}})");
+  const auto tls = config::loadConfigFile(dir / "reachmon.json");
+  REQUIRE(tls.errors.size() == 2);
+  CHECK(tls.errors[0].message ==
+        (dir / "web.json").string() + ": $.tls_server_config.cert_file: cannot read " +
+            (dir / "fifo").string() + ": not a regular file (a FIFO, socket or device)");
 #endif
   fs::remove_all(dir);
 }

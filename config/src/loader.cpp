@@ -6,10 +6,8 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <new>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "json_checker.h"
 #include "json_scan.h"
@@ -405,17 +403,18 @@ std::optional<std::string> readConfigText(const std::filesystem::path& file, std
     if (size > max_bytes) return too_large(size);
     std::ifstream in(file, std::ios::binary);
     if (!in) return fail(std::strerror(errno));
-    std::string text(static_cast<std::size_t>(size) + 1, '\0');  // one more: did it grow?
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (in.bad()) return fail(std::strerror(errno));
-    if (text.size() > size) {  // it grew while read: take the rest, within the limit
-      std::string rest(static_cast<std::size_t>(max_bytes - size), '\0');
-      in.read(rest.data(), static_cast<std::streamsize>(rest.size()));
-      text.append(rest.data(), static_cast<std::size_t>(in.gcount()));
-      if (in.gcount() == static_cast<std::streamsize>(rest.size()) && in.peek() != EOF)
-        return too_large(max_bytes + 1);
+    // Read to the end, not just `size` bytes: the file may have grown since (within the limit).
+    constexpr std::size_t kPiece = std::size_t{64} * 1024;
+    std::string text;
+    text.reserve(static_cast<std::size_t>(size) + kPiece);
+    while (in) {
+      const std::size_t at = text.size();
+      text.resize(at + kPiece);
+      in.read(text.data() + at, static_cast<std::streamsize>(kPiece));
+      text.resize(at + static_cast<std::size_t>(in.gcount()));
+      if (text.size() > max_bytes) return too_large(text.size());
     }
+    if (in.bad()) return fail(std::strerror(errno));
     return text;
   } catch (const std::exception& e) {  // bad_alloc, filesystem_error: unreadable, not fatal
     return fail(e.what());

@@ -1,8 +1,5 @@
 // The web config file: TLS and basic authentication for the HTTP endpoints, the keys and values
 // of the Prometheus exporter-toolkit's web config, written as JSON.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <regex>
 
 #include "json_checker.h"
@@ -185,12 +182,10 @@ WebConfigResult loadWebConfigFile(const std::filesystem::path& file) {
   for (auto [key, name] : {std::pair{"cert_file", &tls.cert_file},
                            {"key_file", &tls.key_file},
                            {"client_ca_file", &tls.client_ca_file}}) {
-    if (name->empty()) continue;
-    errno = 0;
-    if (std::ifstream in(*name, std::ios::binary); !in)
-      r.errors.push_back(
-          {std::string("$.tls_server_config.") + key,
-           "cannot read " + name->string() + ": " + std::strerror(errno != 0 ? errno : ENOENT)});
+    // The same rules as for the config files: a FIFO named here must not hang a reload.
+    if (!name->empty() && !readConfigText(*name, &why, kMaxWebFileBytes))
+      r.errors.push_back({std::string("$.tls_server_config.") + key,
+                          "cannot read " + name->string() + ": " + why});
   }
   if (!r.errors.empty()) r.config.reset();
   return r;

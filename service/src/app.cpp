@@ -195,7 +195,8 @@ std::string App::watchedText(const std::string& config_text) const {
   std::string out = config_text;
   if (config_ && !config_->web.config_path.empty()) {
     out.push_back('\0');
-    out += config::readConfigText(config_->web.config_path).value_or("");
+    out += config::readConfigText(config_->web.config_path, nullptr, config::kMaxWebFileBytes)
+               .value_or("");
   }
   return out;
 }

@@ -79,12 +79,11 @@ int checkConfig(const std::vector<std::string>& args) {
                 << "\n";
       return 1;
     }
+    for (const auto& w : certificateWarnings(*web.config.tls))
+      std::cerr << args[1] << ": warning: " << w << "\n";
   }
   for (const auto& w : config::platformWarnings(*result.config, kPlatform))
     std::cerr << args[1] << ": warning: " << w.str() << "\n";
-  if (web.config.tls)
-    for (const auto& w : certificateWarnings(*web.config.tls))
-      std::cerr << args[1] << ": warning: " << w << "\n";
   std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
             << result.config->targets.size() << " targets; HTTP" << (web.config.tls ? "S" : "")
             << ", "
