@@ -17,12 +17,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-from reachmon_testlib import listen_port, reset_peak, status_kib  # noqa: E402
+from reachmon_testlib import listen_port, reset_peak, run_together, status_kib  # noqa: E402
 
 
 def config(paths):
@@ -54,23 +53,7 @@ def scrape(port, timeout=300):
 
 def parallel_scrapes(port, n):
     """n scrapes started together (each on its own connection); their body lengths."""
-    lengths, errors = [None] * n, []
-    start = threading.Barrier(n)
-
-    def one(i):
-        try:
-            start.wait()
-            lengths[i] = scrape(port)
-        except Exception as e:  # noqa: BLE001 (reported below)
-            errors.append(e)
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return lengths
+    return run_together(n, lambda _: scrape(port))
 
 
 def wait_ready(proc, log_path, timeout=120):

@@ -11,11 +11,11 @@ Run by ctest (scrape_memory): pytest test_scrape_memory.py --reachmon=BINARY --w
 """
 import os
 import socket
-import threading
 
 import pytest
 
-from reachmon_testlib import LISTEN_ANY_PORT, Reachmon, reset_peak, status_kib, write_json
+from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, reset_peak, run_together, status_kib,
+                              write_json)
 
 PATHS = 10_000
 PARALLEL = 8
@@ -81,24 +81,11 @@ def parallel_scrapes(port):
     """PARALLEL scrapes whose connections are all open before any request is sent, so the
     requests arrive together; [(status line, body length)]."""
     scrapes = [Scrape(port) for _ in range(PARALLEL)]
-    results, errors = [None] * PARALLEL, []
-    go = threading.Barrier(PARALLEL)
 
     def run(i):
-        try:
-            go.wait()
-            scrapes[i].send()
-            results[i] = scrapes[i].read()
-        except Exception as e:  # noqa: BLE001 (re-raised below)
-            errors.append(e)
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(PARALLEL)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
+        scrapes[i].send()
+        return scrapes[i].read()
+    return run_together(PARALLEL, run)
 
 
 def test_8_parallel_scrapes_of_10000_paths_stay_under_twice_idle_rss_plus_one_body(

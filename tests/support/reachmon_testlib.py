@@ -6,6 +6,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -252,6 +253,28 @@ def reset_peak(pid):
     """Sets the process's high-water mark (VmHWM) to its current RSS."""
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
+
+
+def run_together(n, fn):
+    """fn(0) ... fn(n-1), each on its own thread, all released at once; their results in order.
+    Raises the first exception any of them raised, after all have ended."""
+    results, errors = [None] * n, []
+    start = threading.Barrier(n)
+
+    def one(i):
+        try:
+            start.wait()
+            results[i] = fn(i)
+        except Exception as e:  # noqa: BLE001 (re-raised below)
+            errors.append(e)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def write_json(path, obj):

@@ -1,10 +1,11 @@
 """Helpers for the Windows tests under Wine (tests/wine): run Wine commands, keep one Wine session
 alive for a whole test module, read the service's log file. Standard library only."""
 import os
+import signal
 import subprocess
 import tempfile
 
-from reachmon_testlib import listen_port, read_text, wait_for
+from reachmon_testlib import listen_port, read_text, wait_exit, wait_for
 
 
 def wine(*args, timeout=60):
@@ -156,3 +157,35 @@ def diagnostics(prefix):
     parts.append(subprocess.run(["ps", "-eo", "pid,ppid,etime,args"], capture_output=True,
                                 text=True).stdout[-4000:])
     return "\n".join(parts)
+
+
+class ConsoleRun:
+    """`wine reachmon.exe run --config CONFIG` in the console (not under the SCM), its output in
+    `out_path`. A context manager: leaving the block kills it if it still runs."""
+
+    def __init__(self, reachmon_bin, config_path, out_path):
+        self.out_path = out_path
+        with open(out_path, "w") as out:
+            self.proc = subprocess.Popen(
+                ["wine", reachmon_bin, "run", "--config", windows_path(config_path)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def text(self):
+        return read_text(self.out_path)
+
+    def wait_port(self, what, timeout):
+        """The port of its start-up line ("... metrics on http(s)://127.0.0.1:PORT/metrics")."""
+        return wait_for(what, lambda: listen_port(self.text()), timeout=timeout)
+
+    def ctrl_c(self, timeout):
+        """SIGINT, which Wine turns into CTRL_C_EVENT; (exit code, seconds) as wait_exit."""
+        self.proc.send_signal(signal.SIGINT)
+        return wait_exit(self.proc, timeout)

@@ -18,14 +18,12 @@ Run by ctest (wine_acl; WINEPREFIX set and initialised):
 """
 import os
 import re
-import signal
 import subprocess
 import tempfile
 
 import pytest
-from reachmon_testlib import (LISTEN_ANY_PORT, listen_port, read_text, scrape, wait_exit,
-                              wait_for, wait_metrics, write_json)
-from wine_testlib import ServiceLog, program_data, wine, windows_path
+from reachmon_testlib import LISTEN_ANY_PORT, scrape, wait_for, wait_metrics, write_json
+from wine_testlib import ConsoleRun, ServiceLog, program_data, wine, windows_path
 
 # What the tests set with SetNamedSecurityInfoW (service_control set-acl).
 EVERYONE_MAY_WRITE = "D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x1201bf;;;WD)"
@@ -236,25 +234,15 @@ def test_a_console_run_warns_about_a_config_everyone_may_write_and_uses_it(
     path = os.path.join(workdir, "console-open.json")
     write_json(path, config([SELF]))
     os.chmod(path, 0o666)
-    out_path = os.path.join(workdir, "console-open.log")
-    with open(out_path, "w") as out:
-        console = subprocess.Popen(["wine", reachmon_bin, "run", "--config", windows_path(path)],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        port = wait_for("the console run to serve",
-                        lambda: listen_port(read_text(out_path)), timeout=30)
+    with ConsoleRun(reachmon_bin, path, os.path.join(workdir, "console-open.log")) as console:
+        port = console.wait_port("the console run to serve", timeout=30)
         wait_for("replies", lambda: scrape(port).get(
             "reachmon_probes_replied_total", target="self") >= 1, timeout=30)
-        text = read_text(out_path)
+        text = console.text()
         assert re.search(r"warning .*console-open\.json can be changed by \S*Everyone \(write, "
                          r"append.*; the service would refuse it", text), text[-1000:]
-        console.send_signal(signal.SIGINT)
-        rc, _ = wait_exit(console, 15)
-        assert rc == 0, read_text(out_path)[-500:]
-    finally:
-        if console.poll() is None:
-            console.kill()
-            console.wait()
+        rc, _ = console.ctrl_c(15)
+        assert rc == 0, console.text()[-500:]
 
 
 def test_the_event_log_gets_non_ascii_text_intact(wine_session, reachmon_bin, workdir):

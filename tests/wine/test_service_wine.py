@@ -11,14 +11,11 @@ Run by ctest (wine_service; WINEPREFIX set and initialised):
 """
 import os
 import re
-import signal
-import subprocess
 import time
 
 import pytest
-from reachmon_testlib import (LISTEN_ANY_PORT, listen_port, read_text, scrape, wait_exit,
-                              wait_for, wait_metrics, write_json)
-from wine_testlib import ServiceLog, wine, windows_path
+from reachmon_testlib import LISTEN_ANY_PORT, read_text, scrape, wait_for, wait_metrics, write_json
+from wine_testlib import ConsoleRun, ServiceLog, wine, windows_path
 
 SERVICE_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\reachmon"
 EVENTLOG_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\reachmon"
@@ -173,21 +170,11 @@ def test_uninstall_removes_the_service_and_the_event_log_source(installed, reach
 
 def test_console_mode_probes_and_ctrl_c_stops_it(wine_session, reachmon_bin, cfg, workdir):
     """Not started by the SCM, the same command runs in the console and stops on Ctrl-C."""
-    out_path = os.path.join(workdir, "console.log")
-    with open(out_path, "w") as out:
-        console = subprocess.Popen(["wine", reachmon_bin, "run", "--config", windows_path(cfg)],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        port = wait_for("console mode to log its port",
-                        lambda: listen_port(read_text(out_path)), timeout=30)
+    with ConsoleRun(reachmon_bin, cfg, os.path.join(workdir, "console.log")) as console:
+        port = console.wait_port("console mode to log its port", timeout=30)
         wait_for("console mode to serve replies", lambda: scrape(port).get(
             "reachmon_probes_replied_total", target="self") >= 1, timeout=30)
-        console.send_signal(signal.SIGINT)  # Wine turns it into CTRL_C_EVENT
-        rc, elapsed = wait_exit(console, 10)
-        text = read_text(out_path)
+        rc, elapsed = console.ctrl_c(10)
+        text = console.text()
         assert rc == 0, f"exit code {rc} after {elapsed:.2f} s:\n{text[-500:]}"
         assert "stopping" in text, text[-500:]
-    finally:
-        if console.poll() is None:
-            console.kill()
-            console.wait()

@@ -8,14 +8,12 @@ Run by ctest (wine_web_tls; WINEPREFIX set and initialised):
 """
 import crypt
 import os
-import signal
 import subprocess
 import tempfile
 
 from pki import SERVER_EXT, curl, make_ca, make_cert
-from reachmon_testlib import (LISTEN_ANY_PORT, listen_port, read_text, wait_exit, wait_for,
-                              write_json)
-from wine_testlib import windows_path
+from reachmon_testlib import LISTEN_ANY_PORT, wait_for, write_json
+from wine_testlib import ConsoleRun, windows_path
 
 PASSWORD = "wine: s3cret"
 
@@ -52,14 +50,9 @@ def test_tls_and_basic_auth_on_windows(wine_session, reachmon_bin, workdir):
                       "defaults": {"interval": "200ms", "timeout": "150ms"},
                       "sources": [{"name": "lo4", "address": "127.0.0.1"}],
                       "targets": [{"name": "self", "host": "127.0.0.1"}]})
-    out_path = os.path.join(d, "console.log")
-    with open(out_path, "w") as out:
-        console = subprocess.Popen(["wine", reachmon_bin, "run", "--config", windows_path(path)],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        port = wait_for("the console run to serve",
-                        lambda: listen_port(read_text(out_path)), timeout=60)
-        assert f"metrics on https://127.0.0.1:{port}/metrics" in read_text(out_path)
+    with ConsoleRun(reachmon_bin, path, os.path.join(d, "console.log")) as console:
+        port = console.wait_port("the console run to serve", timeout=60)
+        assert f"metrics on https://127.0.0.1:{port}/metrics" in console.text()
         url = f"https://127.0.0.1:{port}"
         ca = ["--cacert", os.path.join(d, "ca.pem")]
         auth = ["-u", f"prometheus:{PASSWORD}"]
@@ -73,10 +66,5 @@ def test_tls_and_basic_auth_on_windows(wine_session, reachmon_bin, workdir):
         # Reload over HTTP is off by default.
         code, body, _, _ = curl(url + "/-/reload", *ca, *auth, "-X", "POST")
         assert code == 403 and "enable_reload" in body, body
-        console.send_signal(signal.SIGINT)
-        rc, _ = wait_exit(console, 30)
-        assert rc == 0, read_text(out_path)[-1000:]
-    finally:
-        if console.poll() is None:
-            console.kill()
-            console.wait()
+        rc, _ = console.ctrl_c(30)
+        assert rc == 0, console.text()[-1000:]
