@@ -3,55 +3,11 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "fakes.h"
+#include "probe_rig.h"
 
 using namespace reachmon;
 using namespace reachmon::test;
 using core::Duration;
-
-namespace {
-
-struct Rig {
-  FakeClock clock;
-  FakeTransport transport{clock};
-  core::MonitorStats monitor_stats;
-  core::SnapshotBox box;
-  core::ProbeCore core{clock, transport, monitor_stats, box, 42};
-
-  Rig() {
-    core.setInterfaces(interfacesWith({ip("192.0.2.1"), ip("192.0.2.2"), ip("2001:db8::1")}));
-  }
-
-  static core::PathSpec path(std::string source, std::string target, const char* address,
-                             Duration interval = 1s, Duration timeout = 500ms) {
-    core::PathSpec p{std::move(source), std::move(target), address, {}, ip(address), {}};
-    p.options.interval = interval;
-    p.options.timeout = timeout;
-    return p;
-  }
-  static core::SourceSpec source(std::string name, const char* address) {
-    return {std::move(name), ip(address).family, ip(address), std::nullopt};
-  }
-  // Advances the clock in `step`s up to `total`, running the loop at every step.
-  void runFor(Duration total, Duration step = 1ms) {
-    for (Duration t{0}; t < total; t += step) {
-      core.runDue();
-      clock.advance(step);
-    }
-  }
-  // Sources a (192.0.2.1) and b (192.0.2.2), each probing one target every 100 ms.
-  void applyTwoSources() {
-    core.apply({{source("a", "192.0.2.1"), source("b", "192.0.2.2")},
-                {path("a", "t", "198.51.100.1", 100ms, 50ms),
-                 path("b", "t", "198.51.100.1", 100ms, 50ms)}},
-               Duration{0});
-  }
-  const core::PathStats& stats(std::size_t i) const { return *box.get()->paths.at(i).stats; }
-};
-
-std::uint64_t v(const std::atomic<std::uint64_t>& c) { return c.load(); }
-
-}  // namespace
 
 TEST_CASE("Scheduler: first sends of N paths are spread evenly over the interval", "[scheduler]") {
   Rig rig;
@@ -306,10 +262,12 @@ TEST_CASE("Errors: ICMP errors are counted by reason and end the probe", "[probe
       Duration{0});
   rig.core.runDue();
   const auto seq = rig.transport.sent[0].sequence;
-  rig.core.onError(core::Family::kIpv4, {ip("198.51.100.77"), seq, core::ErrorReason::kTtlExpired});
+  rig.core.onError(core::Family::kIpv4,
+                   icmpError("198.51.100.77", seq, core::ErrorReason::kTtlExpired));
   const auto& s = rig.stats(0);
   CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kTtlExpired)]) == 0);  // wrong target
-  rig.core.onError(core::Family::kIpv4, {ip("198.51.100.1"), seq, core::ErrorReason::kTtlExpired});
+  rig.core.onError(core::Family::kIpv4,
+                   icmpError("198.51.100.1", seq, core::ErrorReason::kTtlExpired));
   CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kTtlExpired)]) == 1);
   CHECK(s.state.load() == core::PathState::kError);
   rig.clock.advance(400ms);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "reachmon/core/os_text.h"
+#include "udp_probe.h"
 
 namespace reachmon::core {
 namespace {
@@ -41,10 +42,14 @@ ProbeCore::ProbeCore(const Clock& clock, Transport& transport, MonitorStats& mon
       monitor_stats_(monitor_stats),
       snapshots_(snapshots),
       rng_(seed),
-      payload_(65536) {
-  for (std::size_t i = kPayloadHeader; i < payload_.size(); ++i)
+      payload_(65536),
+      udp_payload_(65536) {
+  for (std::size_t i = 0; i < payload_.size(); ++i) {
     payload_[i] = static_cast<std::uint8_t>(i);
+    udp_payload_[i] = static_cast<std::uint8_t>(i);
+  }
   std::memcpy(payload_.data(), kPayloadMagic, sizeof kPayloadMagic);
+  std::memcpy(udp_payload_.data(), udp::kMagic, sizeof udp::kMagic);
 }
 
 void ProbeCore::apply(PathSet set, Duration min_send_gap) {
@@ -67,6 +72,11 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     if (src == sources_.end()) continue;  // the service never builds such a path
     const auto src_index = static_cast<std::uint32_t>(src - sources_.begin());
     auto it = existing.find({p.source, p.target});
+    // Another probe kind or port measures another path (and is exported as other series): the
+    // old one's counters do not carry over.
+    if (it != existing.end() && (slots_[it->second].spec->options.probe != p.options.probe ||
+                                 slots_[it->second].spec->options.port != p.options.port))
+      it = existing.end();
     if (it != existing.end()) {
       const std::uint32_t index = it->second;
       existing.erase(it);
@@ -268,9 +278,15 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
   }
   family.exhausted = false;
   const std::uint64_t nonce = rng_();
-  std::memcpy(payload_.data() + sizeof kPayloadMagic, &nonce, sizeof nonce);
-  const EchoRequest request{*source.address, *spec.target_address, *seq,
-                            std::span(payload_.data(), spec.options.payload_size), spec.options};
+  std::span<std::uint8_t> payload;
+  if (spec.options.probe == ProbeKind::kUdp) {
+    payload = std::span(udp_payload_.data(), spec.options.payload_size);
+    udp::writeHeader(payload, nonce, *seq);
+  } else {
+    payload = std::span(payload_.data(), spec.options.payload_size);
+    std::memcpy(payload.data() + sizeof kPayloadMagic, &nonce, sizeof nonce);
+  }
+  const EchoRequest request{*source.address, *spec.target_address, *seq, payload, spec.options};
   const TimePoint sent = clock_.now();
   const SendResult result = transport_.send(request);
   last_send_ = sent;
@@ -297,45 +313,65 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
                                    static_cast<std::uint8_t>(family_index)});
 }
 
-ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence, Slot*& slot_out) {
+ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence, ProbeKind kind,
+                                       Slot*& slot_out) {
   FamilyProbes& f = families_[familyIndex(family)];
   if (f.probes.empty()) return nullptr;
   Probe& probe = f.probes[sequence];
   if (probe.state == ProbeState::kFree || probe.slot >= slots_.size()) return nullptr;
   Slot& slot = slots_[probe.slot];
   if (!slot.active || slot.generation != probe.generation) return nullptr;
+  // ICMP and UDP probes of a family share its sequence numbers: an answer of the other kind
+  // with a matching number answers nothing.
+  if (slot.spec->options.probe != kind) return nullptr;
   slot_out = &slot;
   return &probe;
 }
 
 bool ProbeCore::fromPathPeers(const EchoReply& reply, const Slot& slot) const {
   if (!slot.spec->target_address || !sameHost(reply.from, *slot.spec->target_address)) return false;
+  if (reply.probe == ProbeKind::kUdp && reply.from_port != slot.spec->options.port) return false;
   // Replies that reached another of our addresses answer somebody else's probe.
   const std::optional<IpAddress>& source = sources_[slot.source].address;
   return !reply.to || !source || sameHost(*reply.to, *source);
 }
 
-bool ProbeCore::echoesProbe(const EchoReply& reply, const Probe& probe) const {
-  // Every byte, as iputils ping checks: magic, this probe's nonce, then the fixed filler.
-  const auto& data = reply.payload;
-  if (data.size() != probe.payload_size || data.size() < kPayloadHeader) return false;
-  if (std::memcmp(data.data(), kPayloadMagic, sizeof kPayloadMagic) != 0) return false;
-  if (std::memcmp(data.data() + sizeof kPayloadMagic, &probe.nonce, sizeof probe.nonce) != 0)
-    return false;
-  return std::memcmp(data.data() + kPayloadHeader, payload_.data() + kPayloadHeader,
-                     data.size() - kPayloadHeader) == 0;
+std::span<const std::uint8_t> ProbeCore::sentData(const Slot& slot, const Probe& probe) const {
+  const auto& buffer = slot.spec->options.probe == ProbeKind::kUdp ? udp_payload_ : payload_;
+  return std::span(buffer.data(), probe.payload_size);
+}
+
+bool ProbeCore::sentPrefix(std::span<const std::uint8_t> data, const Slot& slot, const Probe& probe,
+                           std::uint16_t sequence) const {
+  // Every byte, as iputils ping checks: magic, this probe's nonce (UDP: and its sequence), then
+  // the fixed filler, which the shared send buffer still holds.
+  std::array<std::uint8_t, udp::kHeaderSize> header{};
+  std::size_t header_size = kPayloadHeader;
+  if (slot.spec->options.probe == ProbeKind::kUdp) {
+    udp::writeHeader(header, probe.nonce, sequence);
+    header_size = udp::kHeaderSize;
+  } else {
+    std::memcpy(header.data(), kPayloadMagic, sizeof kPayloadMagic);
+    std::memcpy(header.data() + sizeof kPayloadMagic, &probe.nonce, sizeof probe.nonce);
+  }
+  const auto sent = sentData(slot, probe);
+  if (data.size() < header_size || data.size() > sent.size()) return false;
+  return std::memcmp(data.data(), header.data(), header_size) == 0 &&
+         std::memcmp(data.data() + header_size, sent.data() + header_size,
+                     data.size() - header_size) == 0;
 }
 
 void ProbeCore::onReply(const EchoReply& reply) {
   Slot* slot = nullptr;
-  Probe* probe = findProbe(reply.from.family, reply.sequence, slot);
+  Probe* probe = findProbe(reply.from.family, reply.sequence, reply.probe, slot);
   if (!probe || !fromPathPeers(reply, *slot)) {
     monitor_stats_.invalid_replies.fetch_add(1, std::memory_order_relaxed);
-    spdlog::debug("ignored a stray echo reply from {} (sequence {})", formatIpAddress(reply.from),
-                  reply.sequence);
+    spdlog::debug("ignored a stray {} reply from {} (sequence {})", probeKindName(reply.probe),
+                  formatIpAddress(reply.from), reply.sequence);
     return;
   }
-  if (!echoesProbe(reply, *probe)) {
+  if (reply.payload.size() != probe->payload_size ||
+      !sentPrefix(reply.payload, *slot, *probe, reply.sequence)) {
     // Never a reply, a duplicate or an RTT sample; the probe waits on for the real reply.
     PathStats::add(slot->stats->corrupted);
     if (probe->state == ProbeState::kPending) probe->corrupted = true;
@@ -344,17 +380,18 @@ void ProbeCore::onReply(const EchoReply& reply) {
                   probe->payload_size);
     return;
   }
-  countReply(reply, *slot, *probe);
+  countAnswer(*slot, *probe, reply.from.family, reply.received, reply.realtime_rx_ns, reply.ttl);
 }
 
-void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
+void ProbeCore::countAnswer(Slot& slot, Probe& probe, Family family_id, TimePoint received,
+                            std::int64_t realtime_rx_ns, int ttl) {
   PathStats& stats = *slot.stats;
-  FamilyProbes& family = families_[familyIndex(reply.from.family)];
+  FamilyProbes& family = families_[familyIndex(family_id)];
   switch (probe.state) {
     case ProbeState::kPending: {
-      Duration rtt = reply.received - probe.sent;
-      if (reply.realtime_rx_ns != 0 && probe.sent_realtime_ns != 0) {
-        const Duration kernel{reply.realtime_rx_ns - probe.sent_realtime_ns};
+      Duration rtt = received - probe.sent;
+      if (realtime_rx_ns != 0 && probe.sent_realtime_ns != 0) {
+        const Duration kernel{realtime_rx_ns - probe.sent_realtime_ns};
         // The wall clock can step; trust it only when it agrees roughly with the monotonic one.
         if (kernel >= Duration{0} && kernel <= rtt + Duration{1'000'000}) rtt = kernel;
       }
@@ -369,7 +406,7 @@ void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
       endProbe(family, probe, ProbeState::kReplied);
       stats.rtt.observe(rtt);
       stats.last_rtt_ns.store(rtt.count(), std::memory_order_relaxed);
-      stats.reply_ttl.store(reply.ttl, std::memory_order_relaxed);
+      stats.reply_ttl.store(ttl, std::memory_order_relaxed);
       PathStats::add(stats.replied);
       setState(stats, PathState::kUp);
       return;
@@ -387,17 +424,64 @@ void ProbeCore::countReply(const EchoReply& reply, Slot& slot, Probe& probe) {
 }
 
 void ProbeCore::onError(Family family, const IcmpErrorReport& report) {
+  if (report.probe == ProbeKind::kUdp) return onUdpError(family, report);
   Slot* slot = nullptr;
-  Probe* probe = findProbe(family, report.sequence, slot);
+  Probe* probe = findProbe(family, report.sequence, ProbeKind::kIcmp, slot);
   if (!probe || probe->state != ProbeState::kPending) return;
   if (!slot->spec->target_address || !sameHost(report.original_target, *slot->spec->target_address))
     return;
-  PathStats& stats = *slot->stats;
-  endProbe(families_[familyIndex(family)], *probe, ProbeState::kError);
+  countError(*slot, *probe, family, report.reason);
+}
+
+void ProbeCore::countError(Slot& slot, Probe& probe, Family family, ErrorReason reason) {
+  PathStats& stats = *slot.stats;
+  endProbe(families_[familyIndex(family)], probe, ProbeState::kError);
   PathStats::add(stats.scheduled);
-  stats.addError(report.reason);
-  stats.last_error.store(report.reason, std::memory_order_relaxed);
+  stats.addError(reason);
+  stats.last_error.store(reason, std::memory_order_relaxed);
   setState(stats, PathState::kError);
+}
+
+ProbeCore::Probe* ProbeCore::findUdpProbe(Family family, const IcmpErrorReport& report,
+                                          Slot*& slot) {
+  // Linux: the sequence, nonce and every quoted byte come from the quote. Windows: the engine
+  // names the probe (one socket per UDP probe in flight) and quotes nothing.
+  std::optional<std::uint16_t> sequence = report.sequence;
+  if (report.quoted) sequence = udp::sequenceOf(*report.quoted);
+  if (!sequence) return nullptr;
+  Probe* probe = findProbe(family, *sequence, ProbeKind::kUdp, slot);
+  if (!probe) return nullptr;
+  if (report.quoted && !sentPrefix(*report.quoted, *slot, *probe, *sequence)) return nullptr;
+  const PathSpec& spec = *slot->spec;
+  if (!spec.target_address || !sameHost(report.original_target, *spec.target_address))
+    return nullptr;
+  if (report.original_port != 0 && report.original_port != spec.options.port) return nullptr;
+  const std::optional<IpAddress>& source = sources_[slot->source].address;
+  if (report.original_source && source && !sameHost(*report.original_source, *source))
+    return nullptr;
+  return probe;
+}
+
+void ProbeCore::onUdpError(Family family, const IcmpErrorReport& report) {
+  Slot* slot = nullptr;
+  Probe* probe = findUdpProbe(family, report, slot);
+  if (!probe) {
+    // A router that quotes only the headers (RFC 792's minimum) names no probe: guessing would
+    // count it against the wrong one.
+    monitor_stats_.unmatched_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("ignored an ICMP error about a UDP datagram to {} that names none of our probes",
+                  formatIpAddress(report.original_target));
+    return;
+  }
+  // The target itself saying that nobody listens on the port: the probe reached it.
+  const bool reached = report.port_unreachable &&
+                       (!report.offender || sameHost(*report.offender, report.original_target));
+  if (reached) {
+    const TimePoint received = report.received == TimePoint{} ? clock_.now() : report.received;
+    return countAnswer(*slot, *probe, family, received, report.realtime_rx_ns, report.ttl);
+  }
+  if (probe->state != ProbeState::kPending) return;
+  countError(*slot, *probe, family, report.reason);
 }
 
 void ProbeCore::publish() {

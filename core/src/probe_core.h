@@ -111,11 +111,22 @@ class ProbeCore final : public ReplySink {
   void failProbe(Slot& slot, ErrorReason reason, int os_error);
   void finishTimeouts(TimePoint now);
   std::optional<std::uint16_t> takeSequence(FamilyProbes& family);
-  // The live probe with this number and the slot it belongs to, or nullptr.
-  Probe* findProbe(Family family, std::uint16_t sequence, Slot*& slot_out);
+  // The live probe of `kind` with this number and the slot it belongs to, or nullptr.
+  Probe* findProbe(Family family, std::uint16_t sequence, ProbeKind kind, Slot*& slot_out);
+  // The UDP probe an ICMP error is about, when every detail of the error agrees with it.
+  Probe* findUdpProbe(Family family, const IcmpErrorReport& report, Slot*& slot_out);
   bool fromPathPeers(const EchoReply& reply, const Slot& slot) const;
-  bool echoesProbe(const EchoReply& reply, const Probe& probe) const;
-  void countReply(const EchoReply& reply, Slot& slot, Probe& probe);
+  // The payload `probe` was sent with.
+  std::span<const std::uint8_t> sentData(const Slot& slot, const Probe& probe) const;
+  // True when `data` is the start (or all) of what `probe`, numbered `sequence`, sent.
+  bool sentPrefix(std::span<const std::uint8_t> data, const Slot& slot, const Probe& probe,
+                  std::uint16_t sequence) const;
+  // An answer to `probe` (an echo reply, or a UDP probe's port unreachable from its target):
+  // a reply with its RTT, or late, or a duplicate.
+  void countAnswer(Slot& slot, Probe& probe, Family family, TimePoint received,
+                   std::int64_t realtime_rx_ns, int ttl);
+  void countError(Slot& slot, Probe& probe, Family family, ErrorReason reason);
+  void onUdpError(Family family, const IcmpErrorReport& report);
   void endProbe(FamilyProbes& family, Probe& probe, ProbeState state);
   std::uint32_t allocateSlot();
   void freeSlot(std::uint32_t index);
@@ -138,7 +149,8 @@ class ProbeCore final : public ReplySink {
   std::vector<SendEntry> sends_;        // min-heap by time
   std::vector<TimeoutEntry> timeouts_;  // min-heap by deadline
   std::array<FamilyProbes, 2> families_;
-  std::vector<std::uint8_t> payload_;  // magic, the latest nonce, then the fixed filler
+  std::vector<std::uint8_t> payload_;      // ICMP: magic, the latest nonce, the fixed filler
+  std::vector<std::uint8_t> udp_payload_;  // UDP: magic, nonce, sequence, the fixed filler
 };
 
 }  // namespace reachmon::core

@@ -18,7 +18,9 @@ struct EchoRequest {
   const IpAddress& source;
   const IpAddress& target;
   std::uint16_t sequence;
-  std::span<const std::uint8_t> payload;  // ICMP data after the 8-byte echo header
+  // ICMP: the data after the 8-byte echo header. UDP (options.probe): the whole datagram, to
+  // options.port, which carries the sequence itself (udp_probe.h).
+  std::span<const std::uint8_t> payload;
   const ProbeOptions& options;
 };
 
@@ -37,19 +39,38 @@ class Transport {
 };
 
 struct EchoReply {
+  ProbeKind probe = ProbeKind::kIcmp;
   IpAddress from;               // the reply's source address
+  std::uint16_t from_port = 0;  // UDP: the reply's source port
   std::optional<IpAddress> to;  // the reply's destination (our source), when the OS reports it
   std::uint16_t sequence = 0;
-  std::span<const std::uint8_t> payload;  // ICMP data after the echo header
+  std::span<const std::uint8_t> payload;  // ICMP data after the echo header; UDP: the datagram
   TimePoint received{};                   // monotonic time the engine read it
   std::int64_t realtime_rx_ns = 0;        // kernel receive timestamp (wall clock), 0 if none
   int ttl = -1;                           // TTL / hop limit of the reply, -1 if unknown
 };
 
+// An ICMP error drawn by one of our probes.
 struct IcmpErrorReport {
-  IpAddress original_target;  // where our echo request was going
+  IpAddress original_target;  // where our probe was going
   std::uint16_t sequence = 0;
   ErrorReason reason = ErrorReason::kDestUnreachable;
+
+  // UDP probes only (`probe`): a port unreachable from the target itself means the target was
+  // reached, so the core needs to know who sent the error and when it arrived.
+  ProbeKind probe = ProbeKind::kIcmp;
+  bool port_unreachable = false;             // reason is dest_unreachable, code "port"
+  std::uint16_t original_port = 0;           // destination port of the datagram; 0: not reported
+  std::optional<IpAddress> original_source;  // its source address, when the OS reports it
+  std::optional<IpAddress> offender;         // the sender of the ICMP error, when reported
+  // The probe's datagram as quoted in the error (Linux). The core reads the sequence and nonce
+  // from it and requires every quoted byte to be what was sent; a quote too short to name the
+  // probe is counted as unmatched. nullopt: the engine identified the probe itself (Windows:
+  // one socket per UDP probe in flight) and `sequence` names it.
+  std::optional<std::span<const std::uint8_t>> quoted;
+  TimePoint received{};             // monotonic time the engine read the error
+  std::int64_t realtime_rx_ns = 0;  // kernel receive timestamp of the error, 0 if none
+  int ttl = -1;                     // TTL / hop limit of the ICMP error, -1 if unknown
 };
 
 // Where an engine delivers echo replies and ICMP errors. The sink validates them: an engine

@@ -3,6 +3,7 @@
 // them that delivers what a test queues.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,12 +53,34 @@ class FakeTransport final : public core::Transport {
   core::EchoReply replyTo(std::size_t i, core::Duration after) const {
     const SentProbe& p = sent.at(i);
     core::EchoReply r;
+    r.probe = p.options.probe;
     r.from = p.target;
+    r.from_port = p.options.port;
     r.to = p.source;
     r.sequence = p.sequence;
     r.payload = p.payload;
     r.received = p.at + after;
     r.ttl = 61;
+    return r;
+  }
+  // The ICMP error a UDP probe sent[i] draws, as Linux's error queue reports it: from the target
+  // (a port unreachable unless `reason` says otherwise), quoting the first `quote` bytes of the
+  // datagram, received `after` the request.
+  core::IcmpErrorReport udpErrorTo(
+      std::size_t i, core::Duration after, std::size_t quote = 520, bool port_unreachable = true,
+      core::ErrorReason reason = core::ErrorReason::kDestUnreachable) const {
+    const SentProbe& p = sent.at(i);
+    core::IcmpErrorReport r;
+    r.probe = core::ProbeKind::kUdp;
+    r.original_target = p.target;
+    r.original_port = p.options.port;
+    r.original_source = p.source;
+    r.offender = p.target;
+    r.port_unreachable = port_unreachable;
+    r.reason = reason;
+    r.quoted = std::span(p.payload.data(), std::min(quote, p.payload.size()));
+    r.received = p.at + after;
+    r.ttl = 62;
     return r;
   }
 

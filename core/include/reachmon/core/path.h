@@ -8,12 +8,21 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reachmon/core/address.h"
 #include "reachmon/core/clock.h"
 
 namespace reachmon::core {
+
+// What a path sends: ICMP echo requests, or UDP datagrams to `port` (a closed port answers with
+// an ICMP port unreachable, an echo service with the datagram itself).
+enum class ProbeKind : std::uint8_t { kIcmp, kUdp };
+inline constexpr std::uint16_t kDefaultUdpPort = 33434;  // the traceroute base port
+constexpr std::string_view probeKindName(ProbeKind kind) {
+  return kind == ProbeKind::kUdp ? "udp" : "icmp";
+}
 
 struct ProbeOptions {
   Duration interval{1'000'000'000};
@@ -22,6 +31,8 @@ struct ProbeOptions {
   std::uint8_t ttl = 64;
   std::uint8_t tos = 0;
   bool dont_fragment = false;
+  ProbeKind probe = ProbeKind::kIcmp;
+  std::uint16_t port = kDefaultUdpPort;  // UDP probes only
   bool operator==(const ProbeOptions&) const = default;
 };
 

@@ -82,6 +82,9 @@ struct MonitorStats {
   Histogram send_delay;
   std::atomic<std::int64_t> heartbeat_ns{0};      // monotonic time of the latest loop iteration
   std::atomic<std::uint64_t> invalid_replies{0};  // failed validation: stray or forged
+  // ICMP errors about a UDP datagram of ours that name no probe (quote too short, or details
+  // that agree with no probe in flight).
+  std::atomic<std::uint64_t> unmatched_errors{0};
 };
 
 }  // namespace reachmon::core

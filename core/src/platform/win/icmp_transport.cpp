@@ -213,6 +213,14 @@ namespace {
 
 constexpr const char* kIoStatus = "I/O status";
 
+IcmpErrorReport errorReport(const IpAddress& target, std::uint16_t sequence, ErrorReason reason) {
+  IcmpErrorReport report;
+  report.original_target = target;
+  report.sequence = sequence;
+  report.reason = reason;
+  return report;
+}
+
 // The echoed data of an IPv4 reply: Data and DataSize as IcmpParseReplies left them, trusted
 // only inside the reply buffer, after the reply structure. Empty (so never a valid echo) if not.
 std::span<const std::uint8_t> ipv4Data(const ICMP_ECHO_REPLY& e,
@@ -272,7 +280,7 @@ void IcmpTransport::deliver(Request& r, const IO_STATUS_BLOCK* io, TimePoint now
   if (io_status == static_cast<LONG>(0xC0000120L)) return;  // STATUS_CANCELLED: we are stopping
   if (io_status < 0) {  // an NTSTATUS error (buffer too small, no memory, ...)
     noteStatus(kIoStatus, static_cast<unsigned long>(io_status), r.target);
-    sink_->onError(r.family, {r.target, r.sequence, ErrorReason::kSendFailed});
+    sink_->onError(r.family, errorReport(r.target, r.sequence, ErrorReason::kSendFailed));
     return;
   }
   const auto reply_size = static_cast<DWORD>(r.reply.size());
@@ -315,7 +323,7 @@ void IcmpTransport::deliver(Request& r, const IO_STATUS_BLOCK* io, TimePoint now
   // is a failure of the helper).
   const ErrorReason reason = statusReason(status).value_or(ErrorReason::kSendFailed);
   if (reason == ErrorReason::kSendFailed) noteStatus("IP status", status, r.target);
-  sink_->onError(r.family, {r.target, r.sequence, reason});
+  sink_->onError(r.family, errorReport(r.target, r.sequence, reason));
 }
 
 }  // namespace reachmon::core::win
