@@ -375,3 +375,28 @@ TEST_CASE("Config: no error message echoes a raw control character from the inpu
   const auto keys = config::loadConfigFile(kDir / "invalid" / "control_in_keys.json");
   CHECK(errorText(keys) == slurp(kDir / "invalid" / "control_in_keys.expected"));
 }
+
+TEST_CASE("Config: UDP probes take their port from the target, the defaults or 33434", "[config]") {
+  const auto r = config::parseConfig(R"({
+    "sources": [{"name": "a", "address": "127.0.0.1"}],
+    "defaults": {"port": 7},
+    "targets": [
+      {"name": "echo", "host": "127.0.0.1", "probe": "udp"},
+      {"name": "closed", "host": "127.0.0.1", "probe": "udp", "port": 33500},
+      {"name": "ping", "host": "127.0.0.1"}]})");
+  INFO(errorText(r));
+  REQUIRE(r.config);
+  const auto& t = r.config->targets;
+  CHECK(t[0].probe.probe == core::ProbeKind::kUdp);
+  CHECK(t[0].probe.port == 7);
+  CHECK(t[1].probe.port == 33500);
+  CHECK(t[2].probe.probe == core::ProbeKind::kIcmp);
+
+  const auto d = config::parseConfig(R"({
+    "sources": [{"name": "a", "address": "127.0.0.1"}],
+    "defaults": {"probe": "udp"},
+    "targets": [{"name": "t", "host": "127.0.0.1"}]})");
+  REQUIRE(d.config);
+  CHECK(d.config->targets[0].probe.probe == core::ProbeKind::kUdp);
+  CHECK(d.config->targets[0].probe.port == 33434);
+}

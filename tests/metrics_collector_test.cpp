@@ -67,7 +67,7 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   rs.last_successful = true;
   rs.last_success_unix_seconds = 1700000000;
   const std::string text = render(snap, ms, rs);
-  const std::string l = R"({source="isp-a",target="gw",site="par"})";
+  const std::string l = R"({source="isp-a",target="gw",probe="icmp",site="par"})";
   CHECK(hasLine(text, "# TYPE reachmon_probes_sent_total counter"));
   CHECK(hasLine(text, "reachmon_probes_sent_total" + l + " 10"));
   CHECK(hasLine(text, "reachmon_probes_scheduled_total" + l + " 10"));
@@ -78,17 +78,20 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   CHECK(hasLine(text, "reachmon_duplicate_replies_total" + l + " 0"));
   CHECK(hasLine(
       text,
-      R"(reachmon_probe_errors_total{source="isp-a",target="gw",site="par",reason="dest_unreachable"} 1)"));
+      R"(reachmon_probe_errors_total{source="isp-a",target="gw",probe="icmp",site="par",reason="dest_unreachable"} 1)"));
   CHECK(hasLine(
       text,
-      R"(reachmon_probe_errors_total{source="isp-a",target="gw",site="par",reason="source_unavailable"} 0)"));
+      R"(reachmon_probe_errors_total{source="isp-a",target="gw",probe="icmp",site="par",reason="source_unavailable"} 0)"));
   CHECK(hasLine(text, "# TYPE reachmon_rtt_seconds histogram"));
   CHECK(hasLine(
-      text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="0.0025"} 0)"));
+      text,
+      R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="0.0025"} 0)"));
   CHECK(hasLine(
-      text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="0.005"} 1)"));
+      text,
+      R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="0.005"} 1)"));
   CHECK(hasLine(
-      text, R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",site="par",le="+Inf"} 1)"));
+      text,
+      R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="+Inf"} 1)"));
   CHECK(hasLine(text, "reachmon_rtt_seconds_count" + l + " 1"));
   CHECK(hasLine(text, "reachmon_last_rtt_seconds" + l + " 0.003"));
   CHECK(hasLine(text, "reachmon_path_up" + l + " 1"));
@@ -118,7 +121,7 @@ TEST_CASE("Metrics: a path with no reply yet has no RTT or TTL sample and is dow
   const std::string text = render(snap, ms, rs);
   CHECK(text.find("reachmon_last_rtt_seconds{") == std::string::npos);
   CHECK(text.find("reachmon_reply_ttl{") == std::string::npos);
-  CHECK(hasLine(text, R"(reachmon_path_up{source="s",target="t"} 0)"));
+  CHECK(hasLine(text, R"(reachmon_path_up{source="s",target="t",probe="icmp"} 0)"));
   CHECK(hasLine(text, R"(reachmon_target_info{target="t",address=""} 1)"));
   CHECK(hasLine(text, "reachmon_config_last_reload_successful 0"));
 }
@@ -180,7 +183,7 @@ TEST_CASE("Metrics: the text is what prometheus-cpp's TextSerializer makes of th
   const std::string text = c.renderText();
   CHECK(text == prometheus::TextSerializer().Serialize(c.Collect()));
   const std::string l =
-      R"({source="isp \"a\"",target="back\\slash",note="two\nlines",quote="say \"hi\""})";
+      R"({source="isp \"a\"",target="back\\slash",probe="icmp",note="two\nlines",quote="say \"hi\""})";
   CHECK(hasLine(text, "reachmon_probes_scheduled_total" + l + " 12345678901"));
   CHECK(hasLine(text, "reachmon_rtt_seconds_sum" + l + " 7.12625"));
   CHECK(hasLine(text, "reachmon_last_rtt_seconds" + l + " 0.001234567"));
@@ -211,7 +214,7 @@ TEST_CASE("Metrics: every family is written whole, with its HELP and TYPE first"
     INFO(line);
     REQUIRE(line.rfind(current, 0) == 0);
   }
-  CHECK(seen.size() == 19);
+  CHECK(seen.size() == 21);
 }
 
 TEST_CASE("Metrics: a scrape never shows more outcomes than probes sent or scheduled",
@@ -304,4 +307,22 @@ TEST_CASE("Text exposition: label values, HELP texts and numbers", "[metrics]") 
   n += ' ';
   appendUint(n, std::numeric_limits<std::uint64_t>::max());
   CHECK(n == "0 18446744073709551615");
+}
+
+TEST_CASE("Metrics: the probe label tells UDP paths from ICMP ones, and unmatched errors count",
+          "[metrics]") {
+  core::Snapshot snap;
+  auto udp = std::make_shared<core::PathSpec>(*pathSpec("s", "dns"));
+  udp->options.probe = core::ProbeKind::kUdp;
+  snap.paths.push_back({udp, std::make_shared<core::PathStats>()});
+  snap.paths.push_back({pathSpec("s", "gw"), std::make_shared<core::PathStats>()});
+  core::MonitorStats ms;
+  ms.unmatched_errors = 3;
+  ms.invalid_replies = 5;
+  core::ReloadStatus rs;
+  const std::string text = render(snap, ms, rs);
+  CHECK(hasLine(text, R"(reachmon_probes_sent_total{source="s",target="dns",probe="udp"} 0)"));
+  CHECK(hasLine(text, R"(reachmon_probes_sent_total{source="s",target="gw",probe="icmp"} 0)"));
+  CHECK(hasLine(text, "reachmon_unmatched_icmp_errors_total 3"));
+  CHECK(hasLine(text, "reachmon_invalid_replies_total 5"));
 }

@@ -31,6 +31,8 @@ TEST_CASE("StatusPage: sources and paths with their state, RTT and loss", "[stat
   hostile->source = "isp-b";
   hostile->target = "<script>x</script>";
   hostile->host = "evil\"host";
+  hostile->options.probe = core::ProbeKind::kUdp;
+  hostile->options.port = 53;
   auto hostile_stats = std::make_shared<core::PathStats>();
   hostile_stats->state = core::PathState::kError;
   hostile_stats->last_error = core::ErrorReason::kResolveFailed;
@@ -42,10 +44,12 @@ TEST_CASE("StatusPage: sources and paths with their state, RTT and loss", "[stat
   CHECK(html.find("<td>isp-a</td><td>ipv4</td><td>192.0.2.1</td>") != std::string::npos);
   CHECK(html.find("<td>isp-b</td><td>ipv4</td><td>none (unavailable)</td>") != std::string::npos);
   // Loss counts every outcome but a reply, the probes that could not be sent included.
-  CHECK(html.find("<td>gw</td><td>198.51.100.1</td><td>up</td><td>2.500 ms</td><td>40.0 %</td>"
-                  "<td>5</td><td>4</td><td>3</td><td>1</td><td>1</td>") != std::string::npos);
+  CHECK(
+      html.find(
+          "<td>gw</td><td>198.51.100.1</td><td>icmp</td><td>up</td><td>2.500 ms</td><td>40.0 %</td>"
+          "<td>5</td><td>4</td><td>3</td><td>1</td><td>1</td>") != std::string::npos);
   CHECK(html.find("<script>") == std::string::npos);
   CHECK(html.find("&lt;script&gt;x&lt;/script&gt;") != std::string::npos);
   CHECK(html.find("evil&quot;host (unresolved)") != std::string::npos);
-  CHECK(html.find("<td>resolve_failed</td>") != std::string::npos);
+  CHECK(html.find("<td>udp port 53</td><td>resolve_failed</td>") != std::string::npos);
 }

@@ -26,6 +26,7 @@ constexpr bool fits(IntRange r) {
 static_assert(fits<decltype(core::ProbeOptions::payload_size)>(kPayloadSize));
 static_assert(fits<decltype(core::ProbeOptions::ttl)>(kTtl));
 static_assert(fits<decltype(core::ProbeOptions::tos)>(kTos));
+static_assert(fits<decltype(core::ProbeOptions::port)>(kPort));
 
 using core::Family;
 using nlohmann::json;
@@ -150,7 +151,21 @@ class Validator : JsonChecker {
       readBool(*e, path + ".enable_reload", web.enable_reload);
   }
 
+  void readProbeKind(const json& v, const std::string& path, core::ProbeKind& out) {
+    std::string s;
+    if (!readString(v, path, s)) return;
+    if (s == "icmp") {
+      out = core::ProbeKind::kIcmp;
+    } else if (s == "udp") {
+      out = core::ProbeKind::kUdp;
+    } else {
+      error(path, "unknown probe " + quote(s) + " (use \"icmp\" or \"udp\")");
+    }
+  }
+
   void readProbeOptions(const json& obj, const std::string& path, core::ProbeOptions& p) {
+    if (auto* v = find(obj, "probe")) readProbeKind(*v, path + ".probe", p.probe);
+    if (auto* v = find(obj, "port")) readInt(*v, path + ".port", kPort, p.port);
     if (auto* v = find(obj, "interval"))
       readDuration(*v, path + ".interval", kInterval, p.interval);
     if (auto* v = find(obj, "timeout")) readDuration(*v, path + ".timeout", kTimeout, p.timeout);
@@ -165,9 +180,9 @@ class Validator : JsonChecker {
   void readDefaults(const json& v, Config& cfg) {
     const std::string path = "$.defaults";
     if (!expectType(v, path, v.is_object(), "an object")) return;
-    checkKeys(
-        v, path,
-        {"interval", "timeout", "payload_size", "ttl", "dont_fragment", "tos", "resolve_interval"});
+    checkKeys(v, path,
+              {"probe", "port", "interval", "timeout", "payload_size", "ttl", "dont_fragment",
+               "tos", "resolve_interval"});
     readProbeOptions(v, path, cfg.defaults);
     if (auto* r = find(v, "resolve_interval"))
       readDuration(*r, path + ".resolve_interval", kResolveInterval, cfg.resolve_interval);
@@ -284,8 +299,8 @@ class Validator : JsonChecker {
                   Config& cfg) {
     if (!expectType(t, path, t.is_object(), "an object")) return;
     checkKeys(t, path,
-              {"name", "host", "family", "sources", "labels", "interval", "timeout", "payload_size",
-               "ttl", "dont_fragment", "tos"});
+              {"name", "host", "family", "sources", "labels", "probe", "port", "interval",
+               "timeout", "payload_size", "ttl", "dont_fragment", "tos"});
     Target tgt;
     tgt.probe = cfg.defaults;
     readName(t, path, names, tgt.name);
@@ -293,6 +308,11 @@ class Validator : JsonChecker {
     if (auto* f = find(t, "family")) readFamily(*f, path + ".family", family);
     readHost(t, path, family, tgt);
     readProbeOptions(t, path, tgt.probe);
+    // defaults.port may serve the UDP targets among ICMP ones; a target's own port must be used.
+    if (find(t, "port") && tgt.probe.probe != core::ProbeKind::kUdp)
+      error(path + ".port",
+            "port applies to UDP probes only; this target sends ICMP echo "
+            "requests (set \"probe\": \"udp\" to probe the port)");
     readLabels(t, path, tgt);
     readTargetSources(t, path, cfg, tgt);
     cfg.targets.push_back(std::move(tgt));
@@ -325,8 +345,8 @@ class Validator : JsonChecker {
   void readLabels(const json& t, const std::string& path, Target& tgt) {
     const json* l = find(t, "labels");
     if (!l || !expectType(*l, path + ".labels", l->is_object(), "an object")) return;
-    static const std::set<std::string> kReserved = {"source", "target", "reason",  "address",
-                                                    "le",     "job",    "instance"};
+    static const std::set<std::string> kReserved = {"source",  "target", "probe", "reason",
+                                                    "address", "le",     "job",   "instance"};
     for (auto it = l->begin(); it != l->end(); ++it) {
       const std::string lp = memberPath(path + ".labels", it.key());
       if (!noControls(lp, "label name", it.key())) continue;
@@ -447,8 +467,8 @@ std::vector<ConfigError> platformWarnings(const Config& config, std::string_view
   std::vector<ConfigError> out;
   if (platform != "windows") return out;
   const std::string why =
-      " is ignored on Windows: the ICMP helper (IcmpSendEcho2Ex) does not set the TOS byte or "
-      "traffic class of echo requests";
+      " is ignored on Windows: neither the ICMP helper (IcmpSendEcho2Ex) nor Winsock's UDP "
+      "sockets set the TOS byte or traffic class of a probe";
   if (config.defaults.tos != 0)
     out.push_back({"$.defaults.tos", "tos " + std::to_string(config.defaults.tos) + why});
   for (std::size_t i = 0; i < config.targets.size(); ++i) {

@@ -24,8 +24,8 @@ struct Label {
   std::string_view value;
 };
 
-// A series' labels: those of `path` (source, target, the target's own labels) if set, then
-// `extra`.
+// A series' labels: those of `path` (source, target, probe, the target's own labels) if set,
+// then `extra`.
 struct Series {
   const PathSpec* path = nullptr;
   std::span<const Label> extra;
@@ -80,10 +80,12 @@ void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus&
     each_path([&](const Series& s, const PathStats& st) { sink.counter(s, load(st.*field)); });
   };
 
-  path_counter("reachmon_probes_replied_total", "Valid echo replies received within the timeout.",
+  path_counter("reachmon_probes_replied_total",
+               "Probes answered within the timeout: a valid echo, or for UDP probes a port "
+               "unreachable from the target.",
                &PathStats::replied);
-  path_counter("reachmon_probes_timed_out_total",
-               "Echo requests with no valid reply within the timeout.", &PathStats::timed_out);
+  path_counter("reachmon_probes_timed_out_total", "Probes with no valid answer within the timeout.",
+               &PathStats::timed_out);
   sink.family("reachmon_probe_errors_total",
               "Probes that failed, by reason (ICMP errors, only corrupted replies, send "
               "failures, no source address, unresolved target).",
@@ -94,7 +96,8 @@ void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus&
       sink.counter({p.spec.get(), reason}, load(p.stats->errors[i]));
     }
   }
-  path_counter("reachmon_probes_sent_total", "Echo requests handed to the OS on the path.",
+  path_counter("reachmon_probes_sent_total",
+               "Probes (echo requests or UDP datagrams) handed to the OS on the path.",
                &PathStats::sent);
   path_counter("reachmon_probes_scheduled_total",
                "Probes that came due on the path and have their outcome: replied, timed out or "
@@ -158,6 +161,16 @@ void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus&
     sink.gauge({nullptr, labels}, 1);
   }
 
+  sink.family("reachmon_invalid_replies_total",
+              "Replies that answer none of our probes: stray, forged, or to another source.",
+              MetricType::Counter);
+  sink.counter({}, load(monitor.invalid_replies));
+  sink.family("reachmon_unmatched_icmp_errors_total",
+              "ICMP errors about our UDP probes that name no probe exactly (a router quoting "
+              "only the headers, or details matching no probe in flight); counted nowhere else.",
+              MetricType::Counter);
+  sink.counter({}, load(monitor.unmatched_errors));
+
   sink.family("reachmon_send_delay_seconds", "How late probes left compared with their schedule.",
               MetricType::Histogram);
   sink.histogram({}, read(monitor.send_delay, cumulative));
@@ -209,6 +222,7 @@ class FamilySink final : public Sink {
     if (series.path) {
       m.label.push_back({"source", series.path->source});
       m.label.push_back({"target", series.path->target});
+      m.label.push_back({"probe", std::string(probeKindName(series.path->options.probe))});
       for (const auto& [k, v] : series.path->labels) m.label.push_back({k, v});
     }
     for (const auto& l : series.extra)
@@ -274,6 +288,7 @@ class TextSink final : public Sink {
     if (series.path) {
       addLabel("source", series.path->source);
       addLabel("target", series.path->target);
+      addLabel("probe", probeKindName(series.path->options.probe));
       for (const auto& [k, v] : series.path->labels) addLabel(k, v);
     }
     for (const auto& l : series.extra) addLabel(l.name, l.value);
@@ -322,7 +337,7 @@ std::size_t estimateTextBytes(const Snapshot& snap) {
   constexpr std::size_t kLineBytes = 48;
   std::size_t bytes = kOtherTextBytes;
   for (const auto& p : snap.paths) {
-    std::size_t labels = p.spec->source.size() + p.spec->target.size() + 18;
+    std::size_t labels = p.spec->source.size() + p.spec->target.size() + 30;
     for (const auto& [k, v] : p.spec->labels) labels += k.size() + v.size() + 4;
     bytes += kLinesPerPath * (labels + kLineBytes) + p.spec->target.size() + 64;
   }

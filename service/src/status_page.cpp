@@ -67,7 +67,8 @@ std::string renderStatusPage(const core::Snapshot& snap, const std::string& vers
   }
   html +=
       "</table><h2>Paths</h2><table><tr><th>source</th><th>target</th><th>address</th>"
-      "<th>state</th><th>last RTT</th><th>loss since start</th><th>probes</th><th>sent</th>"
+      "<th>probe</th><th>state</th><th>last RTT</th><th>loss since "
+      "start</th><th>probes</th><th>sent</th>"
       "<th>replied</th><th>timed out</th><th>errors</th></tr>";
   for (const auto& p : snap.paths) {
     const auto& st = *p.stats;
@@ -82,11 +83,14 @@ std::string renderStatusPage(const core::Snapshot& snap, const std::string& vers
     const auto rtt_ns = st.last_rtt_ns.load();
     html += fmt::format(
         "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         state == core::PathState::kUp ? "up" : "down", htmlEscape(p.spec->source),
         htmlEscape(p.spec->target),
         p.spec->target_address ? core::formatIpAddress(*p.spec->target_address)
                                : htmlEscape(p.spec->host) + " (unresolved)",
+        p.spec->options.probe == core::ProbeKind::kUdp
+            ? fmt::format("udp port {}", p.spec->options.port)
+            : std::string("icmp"),
         stateName(state, st.last_error.load()),
         rtt_ns < 0 ? std::string("-") : fmt::format("{:.3f} ms", static_cast<double>(rtt_ns) / 1e6),
         scheduled == 0 ? std::string("-")

@@ -20,5 +20,6 @@ inline constexpr DurationRange kMinSendGap{0ns, 10ms};
 inline constexpr IntRange kPayloadSize{16, 65000};
 inline constexpr IntRange kTtl{1, 255};
 inline constexpr IntRange kTos{0, 255};
+inline constexpr IntRange kPort{1, 65535};  // UDP probes' destination port
 
 }  // namespace reachmon::config
