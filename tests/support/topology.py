@@ -8,7 +8,12 @@
 Both upstreams carry the same target addresses on lo (192.0.2.10-13, 2001:db8::10-11), have
 kernel echo replies disabled (the test's icmp_responder answers instead; it answers 198.51.100.99
 with "host unreachable", which the kernel would rate-limit), forward packets, and route
-198.51.100.50 back to the monitor (so TTL-1 probes expire there).
+198.51.100.50 and 2001:db8::50 back to the monitor: a probe sent with TTL / hop limit 1 expires at
+the upstream (time exceeded from 10.71.i.1 / fd71:i::1); one with more comes back to the monitor,
+which does not forward and drops it, so it times out without looping.
+add_routes(ns, "unreachable" | "prohibit" | "blackhole", *prefixes) adds such routes to a
+namespace: the kernel then answers host unreachable (ICMP 3/1, ICMPv6 1/0) or administratively
+prohibited (3/13, 1/1), or drops silently.
 Namespaces get unique names and are always deleted, even when the test fails.
 """
 import json
@@ -72,6 +77,7 @@ class Topology:
                         "net.ipv4.conf.all.rp_filter=0"):
                 self.exec(up, f"sysctl -q -w {key}")
             sh(f"ip -n {up} route add 198.51.100.50/32 via 10.71.{i}.2")
+            sh(f"ip -n {up} -6 route add 2001:db8::50/128 via fd71:{i}::2")
             self.routes(i)
         self.exec(m, 'sysctl -q -w net.ipv4.ping_group_range="0 2147483647"')
 
@@ -83,6 +89,19 @@ class Topology:
                 sh(f"ip -n {ns} addr add {addr}/128 dev lo nodad")
             else:
                 sh(f"ip -n {ns} addr add {addr}/32 dev lo")
+
+    ROUTE_KINDS = ("unreachable", "prohibit", "blackhole")
+
+    def add_routes(self, ns, kind, *prefixes):
+        """Adds `kind` routes ("unreachable", "prohibit" or "blackhole") for prefixes (e.g.
+        "192.0.2.128/25", "2001:db8:1::/48"; an address alone is a host route) to namespace ns's
+        main table. Put them in an upstream: the kernel answers forwarded packets with ICMP, but
+        fails a sender in the same namespace at sendmsg instead."""
+        if kind not in self.ROUTE_KINDS:
+            raise ValueError(f"route kind {kind!r} is not one of {self.ROUTE_KINDS}")
+        for prefix in prefixes:
+            fam = "-6" if ":" in prefix else "-4"
+            sh(f"ip -n {ns} {fam} route add {kind} {prefix}")
 
     @staticmethod
     def _mac(ns, dev):

@@ -11,11 +11,12 @@
 
 #include "../../icmp_packet.h"
 #include "../../transport.h"
+#include "socket_util.h"
 #include "unique_fd.h"
 
 namespace reachmon::core::lnx {
 
-class IcmpSocket {
+class IcmpSocket final : public Drainable {
  public:
   using Kind = icmp::SocketKind;
 
@@ -36,13 +37,12 @@ class IcmpSocket {
   SendResult send(const EchoRequest& request);
   // Reads everything queued (replies, then the error queue) and hands it to `sink`; `now` is
   // the monotonic time of the read.
-  void drain(ReplySink& sink, TimePoint now);
+  void drain(ReplySink& sink, TimePoint now) override;
 
  private:
   IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident, bool kernel_timestamps);
   void readPackets(ReplySink& sink, TimePoint now);
   void readErrorQueue(ReplySink& sink);
-  bool setDontFragment(bool df);
 
   UniqueFd fd_;
   Family family_;

@@ -90,7 +90,7 @@ Engine::Events LinuxEngine::wait(Duration timeout, ReplySink& sink) {
       [[maybe_unused]] const auto r = ::read(fd, &count, sizeof count);
     } else if (fd == netlink_.fd()) {
       if (netlink_.drain()) events.interfaces_changed = true;
-    } else if (IcmpSocket* s = transport_->find(fd)) {
+    } else if (Drainable* s = transport_->find(fd)) {
       s->drain(sink, clock_->now());
     }
   }

@@ -38,6 +38,7 @@ bool SocketTransport::kernelTimestamps() const {
 }
 
 SendResult SocketTransport::send(const EchoRequest& r) {
+  if (r.options.probe == ProbeKind::kUdp) return sendUdp(r);
   auto& s = r.target.family == Family::kIpv4 ? v4_ : v6_;
   if (!s) return {SendStatus::kFailed, EAFNOSUPPORT, 0};
   if (r.target.family == Family::kIpv6 && s->kind() == IcmpSocket::Kind::kDatagram)
@@ -45,9 +46,11 @@ SendResult SocketTransport::send(const EchoRequest& r) {
   return s->send(r);
 }
 
-IcmpSocket* SocketTransport::find(int fd) {
+Drainable* SocketTransport::find(int fd) {
   if (v4_ && v4_->fd() == fd) return &*v4_;
   if (v6_ && v6_->fd() == fd) return &*v6_;
+  if (udp4_ && udp4_->fd() == fd) return &*udp4_;
+  if (udp6_ && udp6_->fd() == fd) return &*udp6_;
   for (auto& [addr, sock] : v6_bound_)
     if (sock.fd() == fd) return &sock;
   return nullptr;
@@ -62,6 +65,32 @@ void SocketTransport::closeUnused(std::span<const IpAddress> in_use) {
   });
   if (closed > 0)
     spdlog::debug("closed {} IPv6 socket(s) bound to addresses no source uses", closed);
+}
+
+SendResult SocketTransport::sendUdp(const EchoRequest& r) {
+  const bool v4 = r.target.family == Family::kIpv4;
+  auto& s = v4 ? udp4_ : udp6_;
+  if (!s) {
+    // Opened on first use: a config without UDP probes opens no UDP socket. A failure is
+    // retried at the next UDP probe, and logged when its cause changes.
+    std::string error;
+    int err = 0;
+    auto opened = UdpSocket::open(r.target.family, error, err);
+    int& last_error = udp_open_error_[v4 ? 0 : 1];
+    if (!opened) {
+      if (last_error != err) spdlog::error("{}; UDP probes of the family fail", error);
+      last_error = err;
+      return {SendStatus::kFailed, err, 0};
+    }
+    if (!watchReadable(epoll_fd_, opened->fd())) {
+      err = errno;
+      spdlog::error("cannot watch the UDP probe socket (epoll_ctl): {}", osErrorText(err));
+      return {SendStatus::kFailed, err, 0};
+    }
+    last_error = 0;
+    s = std::move(opened);
+  }
+  return s->send(r);
 }
 
 SendResult SocketTransport::sendBound(const EchoRequest& r) {

@@ -1,6 +1,7 @@
 // The Linux Transport: one ICMP socket per family, except IPv6 ping sockets, which the kernel
 // will not let us pick the source of per packet, so those are opened per IPv6 source address
 // (a handful, never one per path), and closed again once no source sends from that address.
+// UDP probes go through one UDP socket per family, opened at the first UDP probe of that family.
 // Every socket is registered with the engine's epoll set. Probe thread only.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "icmp_socket.h"
+#include "udp_socket.h"
 
 namespace reachmon::core::lnx {
 
@@ -25,7 +27,7 @@ class SocketTransport final : public Transport {
 
   SendResult send(const EchoRequest& request) override;
   // The socket behind an epoll event, or nullptr.
-  IcmpSocket* find(int fd);
+  Drainable* find(int fd);
   // The kind of socket the engine probes with (the IPv4 one when there is one).
   IcmpSocket::Kind kind() const;
   // True when every socket opened at start stamps replies with the kernel's receive time.
@@ -38,9 +40,12 @@ class SocketTransport final : public Transport {
 
  private:
   SendResult sendBound(const EchoRequest& request);
+  SendResult sendUdp(const EchoRequest& request);
 
   int epoll_fd_;
   std::optional<IcmpSocket> v4_, v6_;
+  std::optional<UdpSocket> udp4_, udp6_;
+  int udp_open_error_[2] = {0, 0};  // errno of the latest failed open per family, logged once
   std::vector<std::pair<IpAddress, IcmpSocket>> v6_bound_;
 };
 

@@ -1,0 +1,79 @@
+// What the Linux probe sockets (IcmpSocket, UdpSocket) share: sending one probe with its source
+// and per-packet options chosen by control messages, and reading what the control messages of a
+// received datagram or queued error say.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "../../transport.h"
+
+namespace reachmon::core::lnx {
+
+// A socket of either kind that the engine's epoll loop reads.
+class Drainable {
+ public:
+  // Reads everything queued (datagrams, then the error queue) and hands it to `sink`; `now` is
+  // the monotonic time of the read.
+  virtual void drain(ReplySink& sink, TimePoint now) = 0;
+
+ protected:
+  Drainable() = default;
+  Drainable(const Drainable&) = default;
+  Drainable& operator=(const Drainable&) = default;
+  ~Drainable() = default;
+};
+
+// Sets an option the engine works without (it only loses precision or detail); a failure is
+// logged, never fatal. `socket` names the socket in the log ("ICMP socket").
+bool setOption(int fd, int level, int name, int value, const char* socket, const char* what);
+
+// Asks for what a probe socket needs on every datagram: kernel receive timestamps, the
+// destination address, the TTL / hop limit, and ICMP errors on the error queue (`recverr`).
+// True when datagrams will carry kernel receive timestamps.
+bool requestControl(int fd, Family family, bool recverr, const char* socket);
+
+std::int64_t realtimeNs();
+
+// recvmsg() arguments for one datagram: its address, data and control buffers.
+struct RecvMsg {
+  sockaddr_storage name{};
+  iovec iov{};
+  alignas(cmsghdr) std::uint8_t control[512];
+  msghdr msg{};
+  RecvMsg(void* data, std::size_t len);
+  RecvMsg(const RecvMsg&) = delete;
+  RecvMsg& operator=(const RecvMsg&) = delete;
+  const sockaddr* address() const { return reinterpret_cast<const sockaddr*>(&name); }
+};
+
+// What the control messages of a received datagram or queued error say.
+struct ReceivedControl {
+  std::int64_t realtime_rx_ns = 0;  // SCM_TIMESTAMPNS, 0 if none
+  std::optional<IpAddress> to;      // IP_PKTINFO / IPV6_PKTINFO: the datagram's destination
+  int ttl = -1;                     // IP_TTL / IPV6_HOPLIMIT
+};
+ReceivedControl readControl(msghdr& msg);
+
+// An ICMP error read from the error queue (IP_RECVERR / IPV6_RECVERR).
+struct QueuedError {
+  int type = 0, code = 0;
+  std::optional<IpAddress> offender;  // the sender of the ICMP message
+};
+// The ICMP error among `msg`'s control messages; nullopt when there is none (or it is a local
+// error, not an ICMP message).
+std::optional<QueuedError> readQueuedError(msghdr& msg);
+
+// Sends `data` to request.target (and `port`, 0 for ICMP sockets) from request.source, with the
+// request's TTL, TOS and DF as control messages (IPv4 DF by the socket's path-MTU mode, which
+// `pmtu_mode` caches). A send that fails because the kernel reports an earlier probe's ICMP
+// error through it (pending socket error) is retried once: the error itself stays queued.
+SendResult sendProbe(int fd, const EchoRequest& request, std::span<const std::uint8_t> data,
+                     std::uint16_t port, int& pmtu_mode);
+
+}  // namespace reachmon::core::lnx

@@ -1,0 +1,127 @@
+#include "udp_socket.h"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "../../udp_probe.h"
+#include "reachmon/core/os_text.h"
+#include "sockaddr.h"
+
+namespace reachmon::core::lnx {
+namespace {
+
+constexpr const char* kSocketName = "UDP probe socket";
+
+// Errors recvmsg() may return while datagrams are still queued: with IP_RECVERR an ICMP error
+// is also left pending on the socket, and the next read reports (and clears) it first.
+constexpr int kMaxPendingErrorsPerDrain = 64;
+
+std::uint16_t portOf(const sockaddr_storage& a) {
+  return ntohs(a.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(a).sin_port
+                                      : reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+}
+
+}  // namespace
+
+std::optional<UdpSocket> UdpSocket::open(Family family, std::string& error, int& os_error) {
+  const bool v4 = family == Family::kIpv4;
+  const std::string what = "cannot open the " + std::string(familyName(family)) + " UDP socket: ";
+  UniqueFd fd(
+      ::socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!fd) {
+    os_error = errno;
+    error = what + osErrorText(os_error);
+    return std::nullopt;
+  }
+  if (!v4) setOption(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, kSocketName, "IPV6_V6ONLY");
+  // Bound now, so that the port is known, stays the same, and the kernel delivers the errors
+  // about every source address's datagrams here.
+  sockaddr_storage any{};
+  any.ss_family = static_cast<sa_family_t>(v4 ? AF_INET : AF_INET6);
+  socklen_t len = v4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&any), len) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&any), &len) != 0) {
+    os_error = errno;
+    error = what + "bind: " + osErrorText(os_error);
+    return std::nullopt;
+  }
+  requestControl(fd.get(), family, true, kSocketName);
+  const std::uint16_t port = portOf(any);
+  spdlog::debug("{} UDP probes leave from port {}", familyName(family), port);
+  return UdpSocket(std::move(fd), family, port);
+}
+
+UdpSocket::UdpSocket(UniqueFd fd, Family family, std::uint16_t port)
+    : fd_(std::move(fd)), family_(family), port_(port), buffer_(65536) {}
+
+SendResult UdpSocket::send(const EchoRequest& r) {
+  return sendProbe(fd_.get(), r, r.payload, r.options.port, current_pmtu_);
+}
+
+void UdpSocket::drain(ReplySink& sink, TimePoint now) {
+  readDatagrams(sink, now);
+  readErrorQueue(sink, now);
+}
+
+void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
+  int pending_errors = 0;
+  for (;;) {
+    RecvMsg rm(buffer_.data(), buffer_.size());
+    const ssize_t n = ::recvmsg(fd_.get(), &rm.msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      // A pending ICMP error, reported and cleared by this read; its report waits in the
+      // error queue. Datagrams may still be queued behind it.
+      if (++pending_errors > kMaxPendingErrorsPerDrain) return;
+      continue;
+    }
+    // The buffer holds the largest UDP datagram, so nothing is cut short.
+    const std::span<const std::uint8_t> data(buffer_.data(), static_cast<std::size_t>(n));
+    const auto sequence = udp::sequenceOf(data);
+    if (!sequence) continue;  // not one of our datagrams: nothing to match it with
+    EchoReply reply;
+    reply.probe = ProbeKind::kUdp;
+    if (!fromSockaddr(rm.address(), reply.from)) continue;
+    reply.from.scope_id = 0;
+    reply.from_port = portOf(rm.name);
+    const ReceivedControl control = readControl(rm.msg);
+    reply.to = control.to;
+    reply.realtime_rx_ns = control.realtime_rx_ns;
+    reply.ttl = control.ttl;
+    reply.received = now;
+    reply.sequence = *sequence;
+    reply.payload = data;
+    sink.onReply(reply);
+  }
+}
+
+void UdpSocket::readErrorQueue(ReplySink& sink, TimePoint now) {
+  for (;;) {
+    // Large enough for any quote: Linux quotes up to 548 bytes of an IPv4 datagram, IPv6
+    // senders up to 1232.
+    std::uint8_t data[1500];
+    RecvMsg rm(data, sizeof data);
+    const ssize_t n = ::recvmsg(fd_.get(), &rm.msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) return;
+    const auto error = readQueuedError(rm.msg);
+    IpAddress target;
+    if (!error || !fromSockaddr(rm.address(), target)) continue;
+    auto report =
+        udp::parseQueuedError(family_, error->type, error->code, target, portOf(rm.name),
+                              std::span<const std::uint8_t>(data, static_cast<std::size_t>(n)));
+    if (!report) continue;
+    const ReceivedControl control = readControl(rm.msg);
+    report->original_source = control.to;  // the error's destination: the datagram's source
+    if (report->original_source) report->original_source->scope_id = 0;
+    report->offender = error->offender;
+    report->received = now;
+    report->realtime_rx_ns = control.realtime_rx_ns;
+    report->ttl = control.ttl;
+    sink.onError(family_, *report);
+  }
+}
+
+}  // namespace reachmon::core::lnx

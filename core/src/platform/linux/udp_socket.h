@@ -1,0 +1,45 @@
+// One UDP socket for one address family, for the UDP probes of every path of that family:
+// bound to the wildcard address and one ephemeral port, with the source address chosen per
+// datagram (IP_PKTINFO / IPV6_PKTINFO), so each path keeps one 5-tuple and ECMP keeps it on one
+// route. Replies arrive on its normal queue; ICMP errors about its datagrams (port unreachable,
+// TTL expired, ...) on its error queue (IP_RECVERR / IPV6_RECVERR), with the datagram's start
+// quoted so that ProbeCore names the probe exactly. Needs no privilege. Probe thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../../transport.h"
+#include "socket_util.h"
+#include "unique_fd.h"
+
+namespace reachmon::core::lnx {
+
+class UdpSocket final : public Drainable {
+ public:
+  // Opens and binds the socket. On failure returns nullopt and sets `error` (a message) and
+  // `os_error` (errno).
+  static std::optional<UdpSocket> open(Family family, std::string& error, int& os_error);
+
+  int fd() const { return fd_.get(); }
+  Family family() const { return family_; }
+  std::uint16_t port() const { return port_; }  // the local port every probe leaves from
+
+  SendResult send(const EchoRequest& request);
+  void drain(ReplySink& sink, TimePoint now) override;
+
+ private:
+  UdpSocket(UniqueFd fd, Family family, std::uint16_t port);
+  void readDatagrams(ReplySink& sink, TimePoint now);
+  void readErrorQueue(ReplySink& sink, TimePoint now);
+
+  UniqueFd fd_;
+  Family family_;
+  std::uint16_t port_;
+  int current_pmtu_ = -1;  // IPv4 IP_MTU_DISCOVER mode of the socket (set per send on change)
+  std::vector<std::uint8_t> buffer_;
+};
+
+}  // namespace reachmon::core::lnx
