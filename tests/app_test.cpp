@@ -142,7 +142,8 @@ TEST_CASE("App: starts probing the config's paths and serves them over HTTP", "[
   CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t1", "t2"});
   CHECK(metricValue(r.port, "reachmon_config_last_reload_successful") == 1);
   const auto body = httpGet(r.port, "/metrics").body;
-  CHECK(body.find(R"(reachmon_probes_sent_total{source="lo",target="t2",probe="icmp"} 0)") != std::string::npos);
+  CHECK(body.find(R"(reachmon_probes_sent_total{source="lo",target="t2",probe="icmp"} 0)") !=
+        std::string::npos);
   CHECK(body.find(R"(engine="fake")") != std::string::npos);
   CHECK(httpGet(r.port, "/").body.find("<td>t2</td>") != std::string::npos);
   r.control.requestStop();
