@@ -427,8 +427,9 @@ class Responder {
         std::memcpy(&info, CMSG_DATA(c), sizeof info);
         std::memcpy(d.dst, &info.ipi_addr, 4);
         have_dst = true;
-      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-        std::memcpy(&d.ttl, CMSG_DATA(c), sizeof d.ttl);
+      } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+        std::memcpy(&d.ttl, CMSG_DATA(c), sizeof d.ttl);  // an int for both
       } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
         d.tos = *CMSG_DATA(c);  // one byte
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
@@ -436,8 +437,6 @@ class Responder {
         std::memcpy(&info, CMSG_DATA(c), sizeof info);
         std::memcpy(d.dst, &info.ipi6_addr, 16);
         have_dst = true;
-      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
-        std::memcpy(&d.ttl, CMSG_DATA(c), sizeof d.ttl);
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
         std::memcpy(&d.tos, CMSG_DATA(c), sizeof d.tos);
       }
