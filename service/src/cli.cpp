@@ -36,8 +36,10 @@ Usage:
       line is an error). N is the bcrypt cost, 4 to 31 (default 10); at most 72 bytes.
   reachmon interfaces
       List the interfaces usable as sources: name, index, state and addresses.
-  reachmon probe --source S --target T [--count N] [--interval D] [--timeout D]
+  reachmon probe --source S --target T [--count N] [--interval D] [--timeout D] [--udp PORT]
       One-off probes from source S (an address or an interface) to target T, like `ping -S`.
+      With --udp, UDP datagrams to PORT instead of ICMP echo requests: a reply is an echo
+      from PORT or the target's ICMP port unreachable (a closed port answers too).
   reachmon --version | --help
 )";
 
@@ -189,11 +191,9 @@ int runCli(const std::vector<std::string>& args) {
   if (cmd == "hash-password") return hashPasswordCommand(args);
   if (auto rc = runPlatformCommand(args)) return *rc;
   if (cmd == "probe") {
-    std::map<std::string, std::string> opts = {{"--source", ""},
-                                               {"--target", ""},
-                                               {"--count", "4"},
-                                               {"--interval", "1s"},
-                                               {"--timeout", "1s"}};
+    std::map<std::string, std::string> opts = {{"--source", ""},    {"--target", ""},
+                                               {"--count", "4"},    {"--interval", "1s"},
+                                               {"--timeout", "1s"}, {"--udp", ""}};
     if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
     return probeCommand(opts);
   }

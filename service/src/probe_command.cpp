@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "commands.h"
@@ -38,6 +39,15 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
     return fail("invalid --interval (10ms to 1h)");
   if (!timeout || *timeout < config::kTimeout.min || *timeout > config::kTimeout.max)
     return fail("invalid --timeout (10ms to 1m, independent of --interval)");
+  std::optional<std::uint16_t> udp_port;
+  if (const std::string& u = opts.at("--udp"); !u.empty()) {
+    unsigned port = 0;
+    auto [end, err] = std::from_chars(u.data(), u.data() + u.size(), port);
+    if (err != std::errc() || end != u.data() + u.size() || port < config::kPort.min ||
+        port > config::kPort.max)
+      return fail("--udp must be a port number from 1 to 65535");
+    udp_port = static_cast<std::uint16_t>(port);
+  }
 
   core::SourceSpec src;
   src.name = "cli";
@@ -61,6 +71,10 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
   core::PathSpec path{"cli", target, target, {}, target_address, {}};
   path.options.interval = *interval;
   path.options.timeout = *timeout;
+  if (udp_port) {
+    path.options.probe = core::ProbeKind::kUdp;
+    path.options.port = *udp_port;
+  }
   spdlog::set_level(spdlog::level::warn);
   std::unique_ptr<core::Monitor> monitor;
   try {
@@ -69,9 +83,9 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
     return fail(e.what());
   }
   monitor->apply({{src}, {path}}, std::chrono::microseconds(50));
-  std::cout << fmt::format("PROBE {} ({}) from {}: {} data bytes\n", target,
-                           core::formatIpAddress(*target_address), source,
-                           path.options.payload_size);
+  std::cout << fmt::format(
+      "PROBE {} ({}) from {}: {}{} data bytes\n", target, core::formatIpAddress(*target_address),
+      source, udp_port ? fmt::format("UDP port {}, ", *udp_port) : "", path.options.payload_size);
   monitor->start();
   const auto stats = monitor->snapshot()->paths.front().stats;
   std::uint64_t seen = 0, replied = 0, timeouts = 0;
@@ -86,6 +100,7 @@ int probeCommand(const std::map<std::string, std::string>& opts) {
       min_ns = std::min(min_ns, ns);
       max_ns = std::max(max_ns, ns);
       sum_ns += ns;
+      // UDP: an echo, or the target's port unreachable (its TTL is the ICMP error's).
       std::cout << fmt::format("reply from {}: time={:.3f} ms ttl={}\n", target,
                                static_cast<double>(ns) / 1e6, stats->reply_ttl.load());
     }

@@ -15,7 +15,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VALID = sorted(glob.glob(os.path.join(ROOT, "config", "examples", "*.json")) +
                glob.glob(os.path.join(ROOT, "tests", "config", "valid", "*.json")))
 INVALID = ("unknown_top_key", "wrong_type_ttl", "ttl_out_of_range", "address_and_interface",
-           "bad_duration", "missing_targets", "reserved_label")
+           "bad_duration", "missing_targets", "reserved_label", "unknown_probe",
+           "port_out_of_range", "port_without_udp")
 UNIT = os.path.join(ROOT, "installer", "linux", "reachmon.service")
 
 

@@ -6,6 +6,7 @@ Run by ctest (service_integration): pytest test_service.py --reachmon=BINARY --w
 """
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -72,6 +73,20 @@ def test_probe_sends_n_one_off_probes_and_summarises_them(reachmon_bin):
     assert r.returncode == 0, out
     assert r.stdout.count("reply from 127.0.0.1") == 3, out
     assert "3 probes, 3 replied, 0.0% loss" in r.stdout, out
+
+
+def test_probe_udp_reaches_a_closed_port_and_refuses_a_bad_port(reachmon_bin):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run(reachmon_bin, "probe", "--source", "127.0.0.1", "--target", "127.0.0.1",
+            "--count", "3", "--interval", "100ms", "--timeout", "50ms", "--udp", str(port))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert f"UDP port {port}" in r.stdout and r.stdout.count("reply from 127.0.0.1") == 3, out
+    r = run(reachmon_bin, "probe", "--source", "127.0.0.1", "--target", "127.0.0.1",
+            "--udp", "65536")
+    assert r.returncode == 2 and "--udp must be a port number" in r.stderr, r.stderr
 
 
 def test_interfaces_lists_loopback_with_its_addresses(reachmon_bin):
