@@ -5,6 +5,7 @@
 // clang-format off
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <mswsock.h>  // WSASendMsg / WSARecvMsg extension GUIDs, SIO_UDP_CONNRESET
 #include <windows.h>
 #include <winternl.h>  // IO_STATUS_BLOCK, PIO_APC_ROUTINE
 #define PIO_APC_ROUTINE_DEFINED  // icmpapi.h: declare ApcRoutine parameters as PIO_APC_ROUTINE
@@ -17,6 +18,12 @@
 
 #ifndef CREATE_WAITABLE_TIMER_HIGH_RESOLUTION  // Windows 10 1803; MinGW's headers lack it
 #define CREATE_WAITABLE_TIMER_HIGH_RESOLUTION 0x00000002
+#endif
+
+// Reports TTL expiry (ICMP time exceeded) on a UDP socket as WSAENETRESET, as SIO_UDP_CONNRESET
+// does port unreachable as WSAECONNRESET. MinGW's mswsock.h lacks it.
+#ifndef SIO_UDP_NETRESET
+#define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15)
 #endif
 
 // libiphlpapi.a exports IcmpSendEcho2Ex but MinGW's icmpapi.h does not declare it.

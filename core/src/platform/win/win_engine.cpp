@@ -21,11 +21,15 @@ namespace {
 }  // namespace
 
 WinEngine::WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> clock,
-                     std::optional<std::vector<InterfaceInfo>> interfaces)
+                     std::optional<std::vector<InterfaceInfo>> interfaces,
+                     std::shared_ptr<WinsockApi> winsock)
     : api_(std::move(api)),
       clock_(std::move(clock)),
       fixed_interfaces_(std::move(interfaces)),
+      winsock_(winsock ? std::move(winsock) : std::shared_ptr<WinsockApi>(systemWinsockApi())),
       icmp_(*api_, *clock_),
+      udp_(*winsock_, *clock_),
+      transport_(icmp_, udp_),
       wake_event_(CreateEventW(nullptr, FALSE, FALSE, nullptr)) {
   if (!wake_event_) fail("CreateEvent");
   createTimer();
@@ -109,6 +113,7 @@ Engine::Events WinEngine::wait(Duration timeout, ReplySink& sink) {
     }
   }
   icmp_.deliverTo(&sink);  // completions run inside this wait, as APCs
+  udp_.deliverTo(&sink);
   const DWORD rc = WaitForMultipleObjectsEx(count, handles, FALSE, wait_ms, TRUE);
   if (rc == WAIT_FAILED) {
     // Not expected with valid handles; log the first of a run, and do not spin.
@@ -128,9 +133,9 @@ namespace {
 
 // Waits alertably, so that completions run, until nothing is in flight or `budget` (real time:
 // the service manager's and the OS shutdown's clocks) has passed. True when nothing is left.
-bool drain(const IcmpTransport& icmp, std::chrono::milliseconds budget) {
+bool drain(const IcmpTransport& icmp, const UdpTransport& udp, std::chrono::milliseconds budget) {
   const auto end = std::chrono::steady_clock::now() + budget;
-  while (icmp.inFlight() > 0) {
+  while (icmp.inFlight() + udp.inFlight() > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         end - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
@@ -143,19 +148,31 @@ bool drain(const IcmpTransport& icmp, std::chrono::milliseconds budget) {
 
 void WinEngine::finish(ReplySink& sink) {
   CancelWaitableTimer(timer_.get());
-  // Every request in flight still owns buffers that Windows writes into. Cancel them all and
-  // wait (alertably) for their APCs; if the helper ignores the cancellation, close the handles,
-  // which cancels too; what still does not complete is abandoned (leaked, never freed). Bounded
-  // at 2 s whatever the timeouts, so a stop never waits out probes.
+  // Every ICMP request and UDP operation in flight (each UDP socket has a receive pending) still
+  // owns buffers that Windows writes into. Cancel them all and wait (alertably) for their
+  // routines; if a handle or socket refuses the cancellation, or something stays in flight,
+  // close the handles and sockets, which cancels too; what still does not complete is abandoned
+  // (leaked, never freed). Bounded at 2 s whatever the timeouts, so a stop never waits out
+  // probes. UDP sockets are closed in any case: the next run opens new ones.
   icmp_.deliverTo(&sink);
-  if (icmp_.inFlight() > 0) {
-    if (!icmp_.cancelAll() || !drain(icmp_, kCancelBudget)) {
-      spdlog::warn("{} ICMP requests not cancelled; closing the ICMP handles", icmp_.inFlight());
-      icmp_.closeHandles();
-      if (!drain(icmp_, kCloseBudget)) icmp_.abandon();
+  udp_.deliverTo(&sink);
+  if (icmp_.inFlight() + udp_.inFlight() > 0) {
+    const bool icmp_cancelled = icmp_.inFlight() == 0 || icmp_.cancelAll();
+    const bool udp_cancelled = udp_.inFlight() == 0 || udp_.cancelAll();
+    if (!icmp_cancelled || !udp_cancelled || !drain(icmp_, udp_, kCancelBudget)) {
+      spdlog::warn("{} ICMP requests and {} UDP operations not cancelled; closing their handles",
+                   icmp_.inFlight(), udp_.inFlight());
+      if (icmp_.inFlight() > 0) icmp_.closeHandles();
+      udp_.closeAll();
+      if (!drain(icmp_, udp_, kCloseBudget)) {
+        if (icmp_.inFlight() > 0) icmp_.abandon();
+        if (udp_.inFlight() > 0) udp_.abandon();
+      }
     }
   }
+  udp_.reset();
   icmp_.deliverTo(nullptr);
+  udp_.deliverTo(nullptr);
 }
 
 }  // namespace reachmon::core::win

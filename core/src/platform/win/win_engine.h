@@ -1,6 +1,7 @@
-// The Windows engine: the probe thread issues every ICMP request itself and waits alertably on a
-// wake event and a waitable timer, so request completions (APCs), the next deadline, wake()
-// and address-change notifications all reach it in one wait, one at a time. See engine.h.
+// The Windows engine: the probe thread issues every ICMP request and UDP socket operation itself
+// and waits alertably on a wake event and a waitable timer, so completions (APCs), the next
+// deadline, wake() and address-change notifications all reach it in one wait, one at a time.
+// See engine.h.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,9 @@
 #include "../../engine.h"
 #include "icmp_api.h"
 #include "icmp_transport.h"
+#include "udp_transport.h"
+#include "win_transport.h"
+#include "winsock_api.h"
 
 namespace reachmon::core::win {
 
@@ -45,14 +49,16 @@ class WinEngine final : public Engine {
  public:
   // With `interfaces` unset the engine lists the host's interfaces and follows their address and
   // up/down changes (NotifyUnicastIpAddressChange, NotifyIpInterfaceChange); tests pass a fixed
-  // list instead. Throws std::runtime_error when the ICMP helper cannot be opened.
+  // list instead. UDP probes go through `winsock` (the system's when null), whose sockets open
+  // at the first UDP probe. Throws std::runtime_error when the ICMP helper cannot be opened.
   WinEngine(std::shared_ptr<IcmpApi> api, std::shared_ptr<const Clock> clock,
-            std::optional<std::vector<InterfaceInfo>> interfaces);
+            std::optional<std::vector<InterfaceInfo>> interfaces,
+            std::shared_ptr<WinsockApi> winsock = nullptr);
   ~WinEngine() override;
   WinEngine(const WinEngine&) = delete;
   WinEngine& operator=(const WinEngine&) = delete;
 
-  Transport& transport() override { return icmp_; }
+  Transport& transport() override { return transport_; }
   std::vector<InterfaceInfo> interfaces() override;
   bool watchesInterfaces() const override { return fixed_interfaces_ || notify_ != nullptr; }
   Events wait(Duration timeout, ReplySink& sink) override;
@@ -64,7 +70,8 @@ class WinEngine final : public Engine {
   // whole milliseconds only.
   std::string rttTimestamps() const override { return "user_space"; }
 
-  // How long finish() waits for cancelled requests, then for those of closed handles.
+  // How long finish() waits for cancelled requests, then for those of closed handles and
+  // sockets.
   static constexpr std::chrono::milliseconds kCancelBudget{1500};
   static constexpr std::chrono::milliseconds kCloseBudget{300};
 
@@ -80,7 +87,10 @@ class WinEngine final : public Engine {
   std::shared_ptr<IcmpApi> api_;
   std::shared_ptr<const Clock> clock_;
   std::optional<std::vector<InterfaceInfo>> fixed_interfaces_;
+  std::shared_ptr<WinsockApi> winsock_;
   IcmpTransport icmp_;
+  UdpTransport udp_;
+  WinTransport transport_;
   Handle wake_event_;  // auto-reset: set by wake() and by address-change notifications
   Handle timer_;       // the next deadline
   Duration timer_resolution_{0};
