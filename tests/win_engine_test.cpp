@@ -58,9 +58,7 @@ struct Rig {
     }
   }
   const core::PathStats& stats(const std::string& target, const std::string& src = "a") const {
-    for (const auto& p : loop->snapshot()->paths)
-      if (p.spec->target == target && p.spec->source == src) return *p.stats;
-    throw std::runtime_error("no path " + src + "->" + target);
+    return pathStats(*loop, target, src);
   }
 };
 

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "engine.h"
@@ -181,5 +183,14 @@ class FakeEngine final : public core::Engine {
   std::condition_variable cv_;
   bool woken_ = false;
 };
+
+// The statistics of the path src -> target in a probe loop's latest snapshot; throws if none.
+template <class Loop>
+const core::PathStats& pathStats(const Loop& loop, const std::string& target,
+                                 const std::string& src) {
+  for (const auto& p : loop.snapshot()->paths)
+    if (p.spec->target == target && p.spec->source == src) return *p.stats;
+  throw std::runtime_error("no path " + src + "->" + target);
+}
 
 }  // namespace reachmon::test

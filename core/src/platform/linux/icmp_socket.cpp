@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -170,19 +171,14 @@ void IcmpSocket::readPackets(ReplySink& sink, TimePoint now) {
 }
 
 void IcmpSocket::readErrorQueue(ReplySink& sink) {
-  for (;;) {
-    std::uint8_t data[64];
-    RecvMsg rm(data, sizeof data);
-    const ssize_t n = ::recvmsg(fd_.get(), &rm.msg, MSG_ERRQUEUE | MSG_DONTWAIT);
-    if (n < 0) return;
-    const auto error = readQueuedError(rm.msg);
-    IpAddress target;
-    if (!error || !fromSockaddr(rm.address(), target)) continue;
-    const auto report =
-        icmp::parseQueuedError(family_, error->type, error->code, target,
-                               std::span<const std::uint8_t>(data, static_cast<std::size_t>(n)));
-    if (report) sink.onError(family_, *report);
-  }
+  std::array<std::uint8_t, 64> buffer;
+  drainErrorQueue(fd_.get(), buffer,
+                  [&](RecvMsg&, const QueuedError& error, const IpAddress& target,
+                      std::span<const std::uint8_t> quote) {
+                    const auto report =
+                        icmp::parseQueuedError(family_, error.type, error.code, target, quote);
+                    if (report) sink.onError(family_, *report);
+                  });
 }
 
 }  // namespace reachmon::core::lnx

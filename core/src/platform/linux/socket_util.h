@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <span>
 
 #include "../../transport.h"
+#include "sockaddr.h"
 
 namespace reachmon::core::lnx {
 
@@ -68,6 +70,23 @@ struct QueuedError {
 // The ICMP error among `msg`'s control messages; nullopt when there is none (or it is a local
 // error, not an ICMP message).
 std::optional<QueuedError> readQueuedError(msghdr& msg);
+
+// Reads the error queue of `fd` until it is empty, into `buffer`. For each ICMP error whose
+// original destination (the probe's target) parses, calls fn(rm, error, target, quote): `rm` is
+// the recvmsg() arguments, whose control messages and name the caller may read further, `quote`
+// the part of `buffer` the kernel filled (what the ICMP message quotes).
+template <class Fn>
+void drainErrorQueue(int fd, std::span<std::uint8_t> buffer, Fn&& fn) {
+  for (;;) {
+    RecvMsg rm(buffer.data(), buffer.size());
+    const ssize_t n = ::recvmsg(fd, &rm.msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) return;
+    const auto error = readQueuedError(rm.msg);
+    IpAddress target;
+    if (!error || !fromSockaddr(rm.address(), target)) continue;
+    fn(rm, *error, target, buffer.first(static_cast<std::size_t>(n)));
+  }
+}
 
 // Sends `data` to request.target (and `port`, 0 for ICMP sockets) from request.source, with the
 // request's TTL, TOS and DF as control messages (IPv4 DF by the socket's path-MTU mode, which

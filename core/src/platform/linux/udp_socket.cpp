@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 
 #include "../../udp_probe.h"
@@ -99,29 +100,25 @@ void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
 }
 
 void UdpSocket::readErrorQueue(ReplySink& sink, TimePoint now) {
-  for (;;) {
-    // Large enough for any quote: Linux quotes up to 548 bytes of an IPv4 datagram, IPv6
-    // senders up to 1232.
-    std::uint8_t data[1500];
-    RecvMsg rm(data, sizeof data);
-    const ssize_t n = ::recvmsg(fd_.get(), &rm.msg, MSG_ERRQUEUE | MSG_DONTWAIT);
-    if (n < 0) return;
-    const auto error = readQueuedError(rm.msg);
-    IpAddress target;
-    if (!error || !fromSockaddr(rm.address(), target)) continue;
-    auto report =
-        udp::parseQueuedError(family_, error->type, error->code, target, portOf(rm.name),
-                              std::span<const std::uint8_t>(data, static_cast<std::size_t>(n)));
-    if (!report) continue;
-    const ReceivedControl control = readControl(rm.msg);
-    report->original_source = control.to;  // the error's destination: the datagram's source
-    if (report->original_source) report->original_source->scope_id = 0;
-    report->offender = error->offender;
-    report->received = now;
-    report->realtime_rx_ns = control.realtime_rx_ns;
-    report->ttl = control.ttl;
-    sink.onError(family_, *report);
-  }
+  // Large enough for any quote: Linux quotes up to 548 bytes of an IPv4 datagram, IPv6 senders
+  // up to 1232.
+  std::array<std::uint8_t, 1500> buffer;
+  drainErrorQueue(fd_.get(), buffer,
+                  [&](RecvMsg& rm, const QueuedError& error, const IpAddress& target,
+                      std::span<const std::uint8_t> quote) {
+                    auto report = udp::parseQueuedError(family_, error.type, error.code, target,
+                                                        portOf(rm.name), quote);
+                    if (!report) return;
+                    const ReceivedControl control = readControl(rm.msg);
+                    // The error's destination: the datagram's source.
+                    report->original_source = control.to;
+                    if (report->original_source) report->original_source->scope_id = 0;
+                    report->offender = error.offender;
+                    report->received = now;
+                    report->realtime_rx_ns = control.realtime_rx_ns;
+                    report->ttl = control.ttl;
+                    sink.onError(family_, *report);
+                  });
 }
 
 }  // namespace reachmon::core::lnx
