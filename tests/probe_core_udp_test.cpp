@@ -245,4 +245,8 @@ TEST_CASE("UDP: a reload that changes the probe kind or port starts the path afr
   icmp.options.ttl = 9;
   rig.core.apply({{Rig::source("a", "192.0.2.1")}, {icmp}}, Duration{0});
   CHECK(v(rig.stats(0).sent) == 1);
+  // An ICMP path ignores the port it inherits (a reload of defaults.port for the UDP targets).
+  icmp.options.port = 9;
+  rig.core.apply({{Rig::source("a", "192.0.2.1")}, {icmp}}, Duration{0});
+  CHECK(v(rig.stats(0).sent) == 1);
 }

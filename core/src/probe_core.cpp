@@ -72,11 +72,14 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     if (src == sources_.end()) continue;  // the service never builds such a path
     const auto src_index = static_cast<std::uint32_t>(src - sources_.begin());
     auto it = existing.find({p.source, p.target});
-    // Another probe kind or port measures another path (and is exported as other series): the
-    // old one's counters do not carry over.
-    if (it != existing.end() && (slots_[it->second].spec->options.probe != p.options.probe ||
-                                 slots_[it->second].spec->options.port != p.options.port))
-      it = existing.end();
+    // Another probe kind, or a UDP path's other port, measures another path (and is exported as
+    // other series): the old one's counters do not carry over. ICMP paths ignore the port.
+    if (it != existing.end()) {
+      const ProbeOptions& old = slots_[it->second].spec->options;
+      if (old.probe != p.options.probe ||
+          (p.options.probe == ProbeKind::kUdp && old.port != p.options.port))
+        it = existing.end();
+    }
     if (it != existing.end()) {
       const std::uint32_t index = it->second;
       existing.erase(it);

@@ -455,11 +455,9 @@ void UdpTransport::sent(Lane& lane, DWORD error) {
 }
 
 void UdpTransport::deliverDatagram(Lane& lane, DWORD bytes, TimePoint now) {
-  if (!live(lane, now)) {
-    spdlog::debug("dropped a datagram on a UDP socket whose probe {} has ended",
-                  lane.held ? formatIpAddress(lane.target) : std::string("(none)"));
-    return;
-  }
+  // Whenever it comes, and whichever probe holds the lane now: a datagram names its probe by
+  // its own sequence and nonce, so ProbeCore counts a late echo as late, never as the lane's
+  // current probe's.
   if (!sink_) {
     spdlog::error("a UDP completion ran outside the probe loop; its result is dropped");
     return;

@@ -6,10 +6,11 @@
 // arrives on can name the probe that drew it. So each UDP probe in flight has a socket of its own,
 // a "lane" (docs/plans/udp-probes.md §3.2): overlapped, bound to the wildcard address and an
 // ephemeral port, the source chosen per datagram by IN_PKTINFO / IN6_PKTINFO, with a WSARecvMsg
-// always pending. A datagram or WSAECONNRESET / WSAENETRESET on a lane belongs to the probe that
-// holds it. When the probe's timeout has passed the lane stays in quarantine for max(timeout,
-// 1 s), dropping what still arrives, before another probe may take it; lanes are reused, never
-// closed while the loop runs, and capped per family.
+// always pending. A WSAECONNRESET / WSAENETRESET on a lane belongs to the probe that holds it; a
+// datagram names its probe itself (sequence and nonce), so it is handed on whenever it comes.
+// When the probe's timeout has passed the lane stays in quarantine for max(timeout, 1 s),
+// dropping the errors that still arrive, before another probe may take it. Lanes are reused,
+// closed only when a receive fails or to make room for a larger buffer, and capped per family.
 #pragma once
 
 #include <array>
