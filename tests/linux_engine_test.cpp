@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
@@ -27,10 +28,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<core::lnx::LinuxEngine> openEngine(
-    const std::shared_ptr<const core::Clock>& clock) {
+using Timing = core::lnx::LinuxEngine::Timing;
+
+std::unique_ptr<core::lnx::LinuxEngine> openEngine(const std::shared_ptr<const core::Clock>& clock,
+                                                   Timing timing = Timing::kAuto) {
   try {
-    return std::make_unique<core::lnx::LinuxEngine>(core::MonitorOptions{}, clock);
+    return std::make_unique<core::lnx::LinuxEngine>(core::MonitorOptions{}, clock, timing);
   } catch (const std::exception& e) {
     WARN("no ICMP socket here, Linux engine not tested: " << e.what());
     return nullptr;
@@ -115,6 +118,105 @@ TEST_CASE("LinuxEngine: loopback probes are answered, with RTTs from kernel time
     CHECK(s->reply_ttl.load() > 0);
     CHECK(s->timed_out.load() == 0);
   }
+}
+
+TEST_CASE("LinuxEngine: hundreds of loopback paths are answered in batches with either timer",
+          "[linux_engine]") {
+  for (const Timing timing : {Timing::kAuto, Timing::kTimerfd}) {
+    INFO((timing == Timing::kAuto ? "epoll_pwait2" : "timerfd"));
+    auto clock = std::make_shared<core::SteadyClock>();
+    auto engine = openEngine(clock, timing);
+    if (!engine) return;
+    core::ProbeLoop loop(clock, std::move(engine), 5);
+    // 300 paths at 100 ms: one due every 333 us, so wake-ups send several (one sendmmsg) and
+    // read many replies (more than one recvmmsg's worth at the start).
+    core::PathSet set{
+        {{"lo4", core::Family::kIpv4, core::parseIpAddress("127.0.0.1"), std::nullopt}}, {}};
+    std::vector<std::string> targets;
+    for (int i = 0; i < 300; ++i)
+      targets.push_back("127.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
+    for (const auto& t : targets) {
+      auto p = path("lo4", t.c_str());
+      p.options.interval = 100ms;
+      set.paths.push_back(std::move(p));
+    }
+    loop.apply(set, core::Duration{0});
+    const auto paths = loop.snapshot()->paths;
+    const auto started = std::chrono::steady_clock::now();
+    const auto answered = [&] {
+      return std::all_of(paths.begin(), paths.end(),
+                         [](const auto& p) { return p.stats->replied.load() >= 5; });
+    };
+    while (!answered() && std::chrono::steady_clock::now() < started + 30s)
+      loop.turn(core::ProbeLoop::kMaxSleep);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    loop.finish();
+    CHECK(answered());
+    CHECK(loop.stats().invalid_replies.load() == 0);
+    for (const auto& p : paths) {
+      const auto& st = *p.stats;
+      CHECK(st.timed_out.load() == 0);
+      CHECK(st.replied.load() == st.scheduled.load());  // every finished probe was answered
+      CHECK(st.last_rtt_ns.load() > 0);
+      CHECK(st.last_rtt_ns.load() < std::chrono::nanoseconds(elapsed).count());
+    }
+  }
+}
+
+namespace {
+
+struct ReplyLog final : core::ReplySink {
+  void onReply(const core::EchoReply& r) override { rx_ns.push_back(r.realtime_rx_ns); }
+  void onError(core::Family, const core::IcmpErrorReport&) override {}
+  std::vector<std::int64_t> rx_ns;
+};
+
+// Sends one echo request to 127.0.0.1 through the engine's transport; true when it left.
+bool pingLoopback(core::lnx::LinuxEngine& engine, std::uint16_t sequence) {
+  const auto lo = *core::parseIpAddress("127.0.0.1");
+  const std::vector<std::uint8_t> payload(56, 0x5a);
+  const core::ProbeOptions options;
+  const auto queued = engine.transport().send({lo, lo, sequence, payload, options});
+  if (queued.status != core::SendStatus::kQueued) return false;
+  core::SendResult result;
+  engine.transport().flush(std::span(&result, 1));
+  return result.status == core::SendStatus::kOk && result.realtime_ns > 0;
+}
+
+std::int64_t wallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST_CASE("LinuxEngine: a short wait is not ended by replies but a long one is", "[linux_engine]") {
+  auto clock = std::make_shared<core::SteadyClock>();
+  auto engine = openEngine(clock);
+  if (!engine) return;
+  ReplyLog log;
+  engine->wait(core::Duration{0}, log);
+  log.rx_ns.clear();
+  // Short: the loop is busy, and the reply (kernel-stamped) waits in its queue until the end.
+  REQUIRE(pingLoopback(*engine, 1));
+  const auto start = std::chrono::steady_clock::now();
+  const auto wall_start = wallNs();
+  for (auto left = core::Duration{3ms}; left > core::Duration{0};
+       left = 3ms - (std::chrono::steady_clock::now() - start))
+    engine->wait(left, log);
+  REQUIRE(log.rx_ns.size() == 1);
+  CHECK(log.rx_ns[0] > 0);
+  CHECK(log.rx_ns[0] < wall_start);  // it was there all along
+  CHECK(std::chrono::steady_clock::now() - start >= 3ms);
+  // Long: an idle loop reads a reply as it comes.
+  log.rx_ns.clear();
+  REQUIRE(pingLoopback(*engine, 2));
+  const auto long_start = std::chrono::steady_clock::now();
+  while (log.rx_ns.empty() && std::chrono::steady_clock::now() < long_start + 20s)
+    engine->wait(60s, log);
+  CHECK(log.rx_ns.size() == 1);
+  CHECK(std::chrono::steady_clock::now() - long_start < 30s);  // the reply ended it
 }
 
 TEST_CASE("LinuxEngine: wake() ends a wait from another thread", "[linux_engine]") {

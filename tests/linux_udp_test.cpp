@@ -122,12 +122,15 @@ TEST_CASE("UdpSocket: a closed port's error comes with the quote, offender, sour
     // kernel fails that send with ECONNREFUSED unless it is sent again.
     for (const std::uint16_t seq : {std::uint16_t{7}, std::uint16_t{8}}) {
       core::udp::writeHeader(datagram, 0x1122334455667788ULL, seq);
-      const auto sent = socket->send({ip, ip, seq, datagram, options});
+      REQUIRE(socket->queue({ip, ip, seq, datagram, options}).status == core::SendStatus::kQueued);
+      socket->batch().send();
+      const auto sent = socket->batch().result(0);
+      socket->batch().clear();
       CHECK(sent.status == core::SendStatus::kOk);
       CHECK(sent.os_error == 0);
       std::this_thread::sleep_for(50ms);
     }
-    socket->drain(sink, clock.now());
+    socket->drain(sink, clock.now(), true);
     REQUIRE(sink.errors.size() == 2);
     for (std::size_t i = 0; i < 2; ++i) {
       const auto& e = sink.errors[i];

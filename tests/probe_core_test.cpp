@@ -353,6 +353,65 @@ TEST_CASE("Errors: send failures are counted by kind", "[probe]") {
   CHECK(s.state.load() == core::PathState::kError);
 }
 
+TEST_CASE("Batching: a queued send that fails ends as its error and never as a timeout",
+          "[probe]") {
+  Rig rig;
+  rig.transport.batching = true;
+  rig.core.apply(
+      {{Rig::source("a", "192.0.2.1")}, {Rig::path("a", "t", "198.51.100.1", 100ms, 50ms)}},
+      Duration{0});
+  rig.transport.next_status = core::SendStatus::kFailed;
+  rig.transport.next_error = 105;
+  rig.runFor(100ms);
+  rig.transport.next_status = core::SendStatus::kSourceUnavailable;
+  rig.runFor(100ms);  // past both deadlines
+  const auto& s = rig.stats(0);
+  CHECK(rig.transport.batches == std::vector<std::size_t>{1, 1});
+  CHECK(v(s.sent) == 0);
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kSendFailed)]) == 1);
+  CHECK(v(s.errors[static_cast<int>(core::ErrorReason::kSourceUnavailable)]) == 1);
+  CHECK(v(s.timed_out) == 0);
+  CHECK(v(s.scheduled) == 2);
+  CHECK(rig.core.inFlight(core::Family::kIpv4) == 0);
+  // A reply to one answers nothing: it never left.
+  rig.core.onReply(rig.transport.replyTo(0, 1ms));
+  CHECK(v(s.replied) == 0);
+  CHECK(rig.monitor_stats.invalid_replies.load() == 1);
+  rig.transport.next_status = core::SendStatus::kOk;
+  rig.core.runDue();
+  CHECK(v(s.sent) == 1);
+  CHECK(rig.core.inFlight(core::Family::kIpv4) == 1);
+}
+
+TEST_CASE("Batching: a wake-up sends every due probe in one batch within the gap's rate",
+          "[scheduler]") {
+  Rig rig;
+  rig.transport.batching = true;
+  core::PathSet set{{Rig::source("a", "192.0.2.1")}, {}};
+  for (int i = 0; i < 1000; ++i)  // one due every 10 us
+    set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1", 10ms, 5ms));
+  rig.core.apply(set, Duration{0});
+  rig.clock.advance(1ms);
+  CHECK(rig.core.runDue() == 101);  // without a gap, all that is due...
+  CHECK(rig.transport.batches ==
+        std::vector<std::size_t>{core::kMaxSendBatch, 37});  // ...in batches
+  // With a gap, at most one per 20 us on average: a fresh start may send a burst window's worth.
+  Rig paced;
+  paced.transport.batching = true;
+  paced.core.apply(set, 20us);
+  paced.clock.advance(1ms);
+  CHECK(paced.core.runDue() == static_cast<std::size_t>(core::ProbeCore::kBurstWindow / 20us));
+  paced.transport.batches.clear();
+  for (int wake = 0; wake < 100; ++wake) {  // then every 500 us: 25 may go, 50 are due
+    paced.clock.advance(500us);
+    CHECK(paced.core.runDue() == 25);
+  }
+  CHECK(paced.transport.batches == std::vector<std::size_t>(100, 25));
+  // Falling behind is reported by the send delay, not hidden.
+  const auto& delay = paced.monitor_stats.send_delay;
+  CHECK(delay.sumSeconds() / static_cast<double>(delay.count()) > 0.001);
+}
+
 TEST_CASE("Reload: surviving paths keep counters, removed ones go, new ones are spread",
           "[reload]") {
   Rig rig;

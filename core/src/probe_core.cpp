@@ -180,19 +180,24 @@ bool ProbeCore::paced() const {
   return !sends_.empty() && sends_.front().when < last_send_ + min_send_gap_;
 }
 
-void ProbeCore::runDue() {
-  TimePoint now = clock_.now();
+std::size_t ProbeCore::runDue(Duration burst_window) {
+  const TimePoint now = clock_.now();
   monitor_stats_.heartbeat_ns.store(now.count(), std::memory_order_relaxed);
   finishTimeouts(now);
-  while (!sends_.empty() && sends_.front().when <= now) {
+  // One send per gap since the previous one, counting at most the burst window of it.
+  std::int64_t budget = std::numeric_limits<std::int64_t>::max();
+  if (min_send_gap_ > Duration{0}) {
+    const Duration credit = std::min(now - last_send_, std::max(burst_window, min_send_gap_));
+    budget = credit / min_send_gap_;
+  }
+  std::size_t sent = 0;
+  while (budget > 0 && !sends_.empty() && sends_.front().when <= now) {
     const SendEntry e = sends_.front();
-    Slot& slot = slots_[e.slot];
-    if (!slot.active || slot.schedule_version != e.schedule_version) {
-      popHeap(sends_);
-      continue;
-    }
-    if (now < last_send_ + min_send_gap_) break;
     popHeap(sends_);
+    Slot& slot = slots_[e.slot];
+    if (!slot.active || slot.schedule_version != e.schedule_version) continue;
+    --budget;
+    ++sent;
     sendProbe(e.slot, e.when, now);
     // Keep the path's phase; only a stall longer than a whole interval moves it.
     const Duration interval = slot.spec->options.interval;
@@ -200,8 +205,43 @@ void ProbeCore::runDue() {
     if (next + interval <= now) next = now + interval;
     slot.next_send = next;
     pushHeap(sends_, SendEntry{next, e.slot, slot.schedule_version});
-    now = clock_.now();
   }
+  flushSends();
+  return sent;
+}
+
+void ProbeCore::flushSends() {
+  if (queued_count_ == 0) return;
+  const std::span<SendResult> results(send_results_.data(), queued_count_);
+  queued_count_ = 0;
+  std::fill(results.begin(), results.end(), SendResult{SendStatus::kFailed, 0, 0});
+  transport_.flush(results);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const QueuedSend& q = queued_[i];
+    FamilyProbes& family = families_[q.family];
+    Probe& probe = family.probes[q.sequence];
+    // Nothing runs between the queueing and the flush: the probe is still the queued one.
+    if (probe.serial != q.serial || probe.state != ProbeState::kPending) continue;
+    Slot& slot = slots_[probe.slot];
+    const SendResult& r = results[i];
+    if (r.status == SendStatus::kOk) {
+      probe.sent_realtime_ns = r.realtime_ns;
+      countSent(slot);
+      continue;
+    }
+    // It never left: nothing can answer it, and its timeout entry finds it no longer pending.
+    endProbe(family, probe, ProbeState::kFree);
+    failProbe(slot,
+              r.status == SendStatus::kSourceUnavailable ? ErrorReason::kSourceUnavailable
+                                                         : ErrorReason::kSendFailed,
+              r.os_error);
+  }
+}
+
+void ProbeCore::countSent(Slot& slot) {
+  PathStats& stats = *slot.stats;
+  stats.last_error.store(ErrorReason::kCount, std::memory_order_relaxed);
+  PathStats::add(stats.sent);
 }
 
 std::size_t ProbeCore::inFlight(Family family) const {
@@ -297,9 +337,8 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
     return failProbe(slot, ErrorReason::kSourceUnavailable, result.os_error);
   if (result.status == SendStatus::kFailed)
     return failProbe(slot, ErrorReason::kSendFailed, result.os_error);
-  PathStats& stats = *slot.stats;
-  stats.last_error.store(ErrorReason::kCount, std::memory_order_relaxed);
 
+  // Sent, or queued to leave at flushSends(), which ends the probe if the send fails.
   const std::uint32_t serial = ++family.serial;
   family.probes[*seq] = Probe{slot_index,
                               slot.generation,
@@ -311,9 +350,11 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
                               sent,
                               result.realtime_ns};
   ++family.pending;
-  PathStats::add(stats.sent);
   pushHeap(timeouts_, TimeoutEntry{sent + spec.options.timeout, serial, *seq,
                                    static_cast<std::uint8_t>(family_index)});
+  if (result.status != SendStatus::kQueued) return countSent(slot);
+  queued_[queued_count_++] = QueuedSend{serial, *seq, static_cast<std::uint8_t>(family_index)};
+  if (queued_count_ == queued_.size()) flushSends();
 }
 
 ProbeCore::Probe* ProbeCore::findProbe(Family family, std::uint16_t sequence, ProbeKind kind,

@@ -42,8 +42,15 @@ class ProbeCore final : public ReplySink {
   TimePoint nextWake() const;
   // True when a send is due and waits only for the minimum send gap.
   bool paced() const;
-  // Times out expired probes, then sends what is due (respecting the minimum send gap).
-  void runDue();
+  // Times out expired probes, then sends what is due, as one batch (Transport::flush). The
+  // minimum send gap bounds the rate: a call sends at most one probe per gap elapsed since the
+  // previous send, counting at most `burst_window` of it, so a burst never exceeds
+  // burst_window / gap probes (at least one). Returns how many probes it sent.
+  std::size_t runDue(Duration burst_window = kBurstWindow);
+  // The default burst window, and the shortest time ProbeLoop leaves between two runs of
+  // runDue() while sends are due close together: how late a send may be so that a wake-up
+  // sends several (see docs/architecture.md, "Batching").
+  static constexpr Duration kBurstWindow{500'000};
   // Probes of `family` waiting for their outcome (for tests and diagnostics).
   std::size_t inFlight(Family family) const;
   // Entries in the send schedule, stale ones included (tests: they must not pile up).
@@ -107,7 +114,17 @@ class ProbeCore final : public ReplySink {
     bool operator>(const TimeoutEntry& o) const { return when > o.when; }
   };
 
+  // A request the transport queued: its probe is pending until flushSends() knows its outcome.
+  struct QueuedSend {
+    std::uint32_t serial;
+    std::uint16_t sequence;
+    std::uint8_t family;
+  };
+
   void sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoint now);
+  // Sends what the transport queued and settles each queued probe: sent, or failed.
+  void flushSends();
+  void countSent(Slot& slot);
   void failProbe(Slot& slot, ErrorReason reason, int os_error);
   void finishTimeouts(TimePoint now);
   std::optional<std::uint16_t> takeSequence(FamilyProbes& family);
@@ -151,6 +168,9 @@ class ProbeCore final : public ReplySink {
   std::array<FamilyProbes, 2> families_;
   std::vector<std::uint8_t> payload_;      // ICMP: magic, the latest nonce, the fixed filler
   std::vector<std::uint8_t> udp_payload_;  // UDP: magic, nonce, sequence, the fixed filler
+  std::array<QueuedSend, kMaxSendBatch> queued_{};
+  std::size_t queued_count_ = 0;
+  std::array<SendResult, kMaxSendBatch> send_results_{};
 };
 
 }  // namespace reachmon::core

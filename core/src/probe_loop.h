@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,7 @@ class ProbeLoop final : public Monitor {
   std::unique_ptr<Engine> engine_;
   ProbeCore core_;  // sends through engine_'s transport: declared after it
   TimePoint next_rescan_{};
+  TimePoint last_batch_{std::numeric_limits<std::int64_t>::min() / 2};  // latest run that sent
   std::optional<TimePoint> relist_at_;       // a reported change waits to be re-listed
   std::vector<IpAddress> source_addresses_;  // as last told to engine_->sourcesChanged()
   std::thread thread_;

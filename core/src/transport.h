@@ -3,6 +3,7 @@
 // Both happen on the probe thread only; neither side knows the other's type.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -24,18 +25,33 @@ struct EchoRequest {
   const ProbeOptions& options;
 };
 
-enum class SendStatus : std::uint8_t { kOk, kSourceUnavailable, kFailed };
+// kQueued: the request waits to leave with the others of the wake-up at Transport::flush(),
+// which reports its outcome.
+enum class SendStatus : std::uint8_t { kOk, kQueued, kSourceUnavailable, kFailed };
 
 struct SendResult {
   SendStatus status = SendStatus::kOk;
-  int os_error = 0;              // errno / GetLastError() when status != kOk (osErrorText)
-  std::int64_t realtime_ns = 0;  // wall clock just before sending, 0 if the engine has none
+  int os_error = 0;  // errno / GetLastError() when status is a failure (osErrorText)
+  // Wall clock when the request left (just before the system call; for the n-th message of a
+  // batched call, interpolated between the clock read before and after it), 0 if the engine
+  // has none.
+  std::int64_t realtime_ns = 0;
 };
+
+// The most requests a Transport queues between two flush() calls.
+inline constexpr std::size_t kMaxSendBatch = 64;
 
 class Transport {
  public:
   virtual ~Transport() = default;
+  // Sends `request` now, or queues it (kQueued) to leave with the others of this wake-up at the
+  // next flush(). The request, its addresses and payload are valid only during the call: a
+  // transport that queues copies what it needs. At most kMaxSendBatch requests are queued
+  // before the caller flushes.
   virtual SendResult send(const EchoRequest& request) = 0;
+  // Sends everything queued since the last flush (Linux: one sendmmsg per socket) and writes the
+  // outcome of the k-th queued request to results[k]; `results` has one entry per queued request.
+  virtual void flush(std::span<SendResult> /*results*/) {}
 };
 
 struct EchoReply {

@@ -45,11 +45,25 @@ class FakeTransport final : public core::Transport {
  public:
   explicit FakeTransport(const core::Clock& clock) : clock_(clock) {}
   core::SendResult send(const core::EchoRequest& r) override {
-    if (next_status != core::SendStatus::kOk) return {next_status, next_error, 0};
-    sent.push_back({r.source, r.target, r.sequence,
-                    std::vector<std::uint8_t>(r.payload.begin(), r.payload.end()), r.options,
-                    clock_.now()});
+    const core::SendResult outcome = next_status == core::SendStatus::kOk
+                                         ? core::SendResult{}
+                                         : core::SendResult{next_status, next_error, 0};
+    if (batching) {
+      // Like Linux: every request is queued, and flush() says what became of it.
+      queued.push_back(outcome);
+      record(r);
+      return {core::SendStatus::kQueued, 0, 0};
+    }
+    if (next_status != core::SendStatus::kOk) return outcome;
+    record(r);
     return {};
+  }
+  void flush(std::span<core::SendResult> results) override {
+    if (results.size() != queued.size())
+      throw std::logic_error("flush() results do not match the queued requests");
+    std::copy(queued.begin(), queued.end(), results.begin());
+    batches.push_back(queued.size());
+    queued.clear();
   }
   // The reply a well-behaved target would send to sent[i], received `after` the request.
   core::EchoReply replyTo(std::size_t i, core::Duration after) const {
@@ -86,11 +100,19 @@ class FakeTransport final : public core::Transport {
     return r;
   }
 
-  std::vector<SentProbe> sent;
+  std::vector<SentProbe> sent;  // batching: queued, whatever flush() then said
   core::SendStatus next_status = core::SendStatus::kOk;
   int next_error = 0;
+  bool batching = false;                 // queue every request until flush()
+  std::vector<core::SendResult> queued;  // batching: what flush() will report
+  std::vector<std::size_t> batches;      // batching: the size of each flush
 
  private:
+  void record(const core::EchoRequest& r) {
+    sent.push_back({r.source, r.target, r.sequence,
+                    std::vector<std::uint8_t>(r.payload.begin(), r.payload.end()), r.options,
+                    clock_.now()});
+  }
   const core::Clock& clock_;
 };
 

@@ -29,6 +29,9 @@ using icmp::SocketKind;
 
 constexpr std::uint8_t kEchoReply4 = 0, kEchoReply6 = 129;
 constexpr const char* kSocketName = "ICMP socket";
+// Receive slots start with room for common replies and ICMP errors, and grow with the probes.
+constexpr std::size_t kReceiveSlot = 2048;
+constexpr std::size_t kMaxIpv4Header = 60;
 
 std::string pingGroupRange() {
   std::ifstream in("/proc/sys/net/ipv4/ping_group_range");
@@ -128,45 +131,52 @@ IcmpSocket::IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t iden
       kind_(kind),
       ident_(ident),
       kernel_timestamps_(kernel_timestamps),
-      buffer_(65536 + 128) {}
+      batch_(fd_.get()),
+      received_(kReceiveSlot) {}
 
-SendResult IcmpSocket::send(const EchoRequest& r) {
+SendResult IcmpSocket::queue(const EchoRequest& r) {
   // Ping sockets fill in their own identifier.
   const std::uint16_t id = kind_ == Kind::kRaw ? ident_ : 0;
-  const std::size_t len = icmp::writeEchoRequest(family_, kind_, id, r.sequence, r.payload,
-                                                 std::span(buffer_.data(), buffer_.size()));
-  if (len == 0) return {SendStatus::kFailed, EMSGSIZE, 0};
-  return sendProbe(fd_.get(), r, std::span(buffer_.data(), len), 0, current_pmtu_);
+  const std::size_t size = icmp::kHeaderSize + r.payload.size();
+  // Replies are as long as the request, behind an IPv4 header on raw sockets: a slot must hold
+  // them whole, or a reply to a large probe would be cut short and taken for a corrupted one.
+  received_.reserve(size + kMaxIpv4Header);
+  return batch_.add(r, size, 0, [&](std::span<std::uint8_t> out) {
+    return icmp::writeEchoRequest(family_, kind_, id, r.sequence, r.payload, out);
+  });
 }
 
-void IcmpSocket::drain(ReplySink& sink, TimePoint now) {
+void IcmpSocket::drain(ReplySink& sink, TimePoint now, bool error_queue) {
   readPackets(sink, now);
-  if (kind_ == Kind::kDatagram) readErrorQueue(sink);
+  if (error_queue && kind_ == Kind::kDatagram) readErrorQueue(sink);
 }
 
 void IcmpSocket::readPackets(ReplySink& sink, TimePoint now) {
   for (;;) {
-    RecvMsg rm(buffer_.data(), buffer_.size());
-    const ssize_t n = ::recvmsg(fd_.get(), &rm.msg, MSG_DONTWAIT);
-    if (n < 0) return;  // EAGAIN: drained; other errors surface again through epoll
-    const auto packet = icmp::parseDatagram(family_, kind_, ident_,
-                                            std::span(buffer_.data(), static_cast<std::size_t>(n)));
-    if (packet.kind == icmp::Packet::Kind::kError) {
-      sink.onError(family_, packet.error);
-      continue;
+    const int n = received_.receive(fd_.get());
+    if (n <= 0) return;  // EAGAIN: drained; other errors surface again through epoll
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      // Longer than any request we sent: nobody's reply to us.
+      if (received_.truncated(i)) continue;
+      const auto packet = icmp::parseDatagram(family_, kind_, ident_, received_.data(i));
+      if (packet.kind == icmp::Packet::Kind::kError) {
+        sink.onError(family_, packet.error);
+        continue;
+      }
+      if (packet.kind != icmp::Packet::Kind::kEchoReply) continue;
+      EchoReply reply;
+      if (!fromSockaddr(received_.address(i), reply.from)) continue;
+      reply.from.scope_id = 0;
+      reply.received = now;
+      const ReceivedControl control = readControl(received_.header(i));
+      reply.to = control.to;
+      reply.realtime_rx_ns = control.realtime_rx_ns;
+      reply.ttl = packet.ttl >= 0 ? packet.ttl : control.ttl;
+      reply.sequence = packet.sequence;
+      reply.payload = packet.payload;
+      sink.onReply(reply);
     }
-    if (packet.kind != icmp::Packet::Kind::kEchoReply) continue;
-    EchoReply reply;
-    if (!fromSockaddr(rm.address(), reply.from)) continue;
-    reply.from.scope_id = 0;
-    reply.received = now;
-    const ReceivedControl control = readControl(rm.msg);
-    reply.to = control.to;
-    reply.realtime_rx_ns = control.realtime_rx_ns;
-    reply.ttl = packet.ttl >= 0 ? packet.ttl : control.ttl;
-    reply.sequence = packet.sequence;
-    reply.payload = packet.payload;
-    sink.onReply(reply);
+    if (static_cast<std::size_t>(n) < RecvBatch::kMessages) return;
   }
 }
 

@@ -11,12 +11,14 @@
 
 #include "../../icmp_packet.h"
 #include "../../transport.h"
+#include "recv_batch.h"
+#include "send_batch.h"
 #include "socket_util.h"
 #include "unique_fd.h"
 
 namespace reachmon::core::lnx {
 
-class IcmpSocket final : public Drainable {
+class IcmpSocket final : public ProbeSocket {
  public:
   using Kind = icmp::SocketKind;
 
@@ -34,10 +36,10 @@ class IcmpSocket final : public Drainable {
   Family family() const { return family_; }
   bool kernelTimestamps() const { return kernel_timestamps_; }
 
-  SendResult send(const EchoRequest& request);
-  // Reads everything queued (replies, then the error queue) and hands it to `sink`; `now` is
-  // the monotonic time of the read.
-  void drain(ReplySink& sink, TimePoint now) override;
+  // Queues an echo request in batch(), which sends it; kQueued, or kFailed when it cannot.
+  SendResult queue(const EchoRequest& request);
+  SendBatch& batch() override { return batch_; }
+  void drain(ReplySink& sink, TimePoint now, bool error_queue) override;
 
  private:
   IcmpSocket(UniqueFd fd, Family family, Kind kind, std::uint16_t ident, bool kernel_timestamps);
@@ -49,8 +51,8 @@ class IcmpSocket final : public Drainable {
   Kind kind_;
   std::uint16_t ident_;     // raw sockets: our echo identifier; ping sockets: chosen by the kernel
   bool kernel_timestamps_;  // SO_TIMESTAMPNS is on
-  int current_pmtu_ = -1;   // IPv4 IP_MTU_DISCOVER mode of the socket (set per send on change)
-  std::vector<std::uint8_t> buffer_;
+  SendBatch batch_;
+  RecvBatch received_;
 };
 
 }  // namespace reachmon::core::lnx

@@ -4,10 +4,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
@@ -21,19 +24,32 @@ namespace {
   throw std::runtime_error("cannot create the probe loop: " + what + ": " + osErrorText(errno));
 }
 
+std::int64_t monotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A re-arm of the timer that would move its deadline by less than this is skipped.
+constexpr std::int64_t kRearmSlackNs = 20'000;
+
 }  // namespace
 
-LinuxEngine::LinuxEngine(const MonitorOptions& options, std::shared_ptr<const Clock> clock)
+LinuxEngine::LinuxEngine(const MonitorOptions& options, std::shared_ptr<const Clock> clock,
+                         Timing timing)
     : clock_(std::move(clock)),
-      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      all_(::epoll_create1(EPOLL_CLOEXEC)),
+      quiet_(::epoll_create1(EPOLL_CLOEXEC)),
       timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
-      wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (!epoll_) fail("epoll_create1");
+      wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      pwait2_(timing == Timing::kAuto) {
+  if (!all_ || !quiet_) fail("epoll_create1");
   if (!timer_) fail("timerfd_create");
   if (!wake_) fail("eventfd");
   for (int fd : {timer_.get(), wake_.get(), netlink_.fd()})
-    if (fd >= 0 && !watchReadable(epoll_.get(), fd)) fail("epoll_ctl");
-  transport_ = std::make_unique<SocketTransport>(options.allow_raw_sockets, epoll_.get());
+    if (fd >= 0 && (!watchReadable(all_.get(), fd) || !watchReadable(quiet_.get(), fd)))
+      fail("epoll_ctl");
+  transport_ = std::make_unique<SocketTransport>(options.allow_raw_sockets, all_.get());
 }
 
 std::string LinuxEngine::name() const {
@@ -53,46 +69,76 @@ void LinuxEngine::wake() {
 }
 
 bool LinuxEngine::armTimer(Duration timeout) {
+  const std::int64_t deadline = monotonicNs() + std::max<std::int64_t>(timeout.count(), 1);
+  // Armed for (nearly) this deadline already, and not fired yet: a wait that ended early for
+  // another event waits on for the same deadline.
+  if (armed_ns_ != 0 && std::abs(armed_ns_ - deadline) < kRearmSlackNs) return true;
   itimerspec spec{};
-  const auto ns = std::max<std::int64_t>(timeout.count(), 1);  // zero would disarm it
-  spec.it_value.tv_sec = ns / 1'000'000'000;
-  spec.it_value.tv_nsec = ns % 1'000'000'000;
-  if (::timerfd_settime(timer_.get(), 0, &spec, nullptr) == 0) return true;
+  spec.it_value.tv_sec = deadline / 1'000'000'000;
+  spec.it_value.tv_nsec = deadline % 1'000'000'000;
+  if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) == 0) {
+    armed_ns_ = deadline;
+    return true;
+  }
   spdlog::error("timerfd_settime failed ({}); the probe loop falls back to millisecond waits",
                 osErrorText(errno));
   timer_broken_ = true;
   return false;
 }
 
+int LinuxEngine::waitOn(int epoll_fd, Duration timeout, std::span<epoll_event> ready) {
+  const int max = static_cast<int>(ready.size());
+  if (timeout <= Duration{0}) return ::epoll_wait(epoll_fd, ready.data(), max, 0);
+  if (pwait2_) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+    const int n = ::epoll_pwait2(epoll_fd, ready.data(), max, &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    spdlog::debug("no epoll_pwait2 (kernel before 5.11): waits are timed by a timerfd");
+    pwait2_ = false;
+  }
+  // The timerfd wakes us with nanosecond precision; epoll's own timeout has milliseconds.
+  const int wait_ms = !timer_broken_ && armTimer(timeout)
+                          ? -1
+                          : static_cast<int>((timeout.count() + 999'999) / 1'000'000);
+  return ::epoll_wait(epoll_fd, ready.data(), max, wait_ms);
+}
+
+void LinuxEngine::handle(std::span<const epoll_event> ready, ReplySink& sink, Events& events) {
+  for (const epoll_event& e : ready) {
+    const int fd = e.data.fd;
+    if (fd == timer_.get() || fd == wake_.get()) {
+      std::uint64_t count;
+      if (::read(fd, &count, sizeof count) > 0 && fd == timer_.get()) armed_ns_ = 0;
+    } else if (fd == netlink_.fd()) {
+      if (netlink_.drain()) events.interfaces_changed = true;
+    } else if (ProbeSocket* s = transport_->find(fd)) {
+      s->drain(sink, clock_->now(), (e.events & EPOLLERR) != 0);
+    }
+  }
+}
+
 Engine::Events LinuxEngine::wait(Duration timeout, ReplySink& sink) {
   Events events;
-  int wait_ms = 0;
-  if (timeout > Duration{0}) {
-    // The timerfd wakes us with nanosecond precision; epoll's own timeout has milliseconds.
-    wait_ms = !timer_broken_ && armTimer(timeout)
-                  ? -1
-                  : static_cast<int>((timeout.count() + 999'999) / 1'000'000);
-  }
-  epoll_event ready[16];
-  const int n = ::epoll_wait(epoll_.get(), ready, 16, wait_ms);
+  // Short waits of a busy loop are quiet: replies wait in their queues, with the kernel's
+  // receive time, until the wait ends, and are read together then.
+  const bool quiet =
+      timeout > Duration{0} && timeout <= kQuietWait && transport_->kernelTimestamps();
+  std::array<epoll_event, 32> ready;
+  int n = waitOn(quiet ? quiet_.get() : all_.get(), timeout, ready);
   if (n < 0 && errno != EINTR) {
     // Not expected with valid descriptors; log the first of a run, and do not spin.
     if (!wait_failing_) spdlog::error("epoll_wait failed: {}", osErrorText(errno));
     wait_failing_ = true;
     ::usleep(10'000);
-  } else {
-    wait_failing_ = false;
+    return events;
   }
-  for (int i = 0; i < n; ++i) {
-    const int fd = ready[i].data.fd;
-    if (fd == timer_.get() || fd == wake_.get()) {
-      std::uint64_t count;
-      [[maybe_unused]] const auto r = ::read(fd, &count, sizeof count);
-    } else if (fd == netlink_.fd()) {
-      if (netlink_.drain()) events.interfaces_changed = true;
-    } else if (Drainable* s = transport_->find(fd)) {
-      s->drain(sink, clock_->now());
-    }
+  wait_failing_ = false;
+  handle(std::span(ready.data(), static_cast<std::size_t>(std::max(n, 0))), sink, events);
+  if (quiet) {
+    n = ::epoll_wait(all_.get(), ready.data(), static_cast<int>(ready.size()), 0);
+    handle(std::span(ready.data(), static_cast<std::size_t>(std::max(n, 0))), sink, events);
   }
   return events;
 }

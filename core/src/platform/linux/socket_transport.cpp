@@ -38,21 +38,39 @@ bool SocketTransport::kernelTimestamps() const {
 }
 
 SendResult SocketTransport::send(const EchoRequest& r) {
-  if (r.options.probe == ProbeKind::kUdp) return sendUdp(r);
+  if (queued_count_ == queued_.size()) return {SendStatus::kFailed, ENOBUFS, 0};
+  return route(r);
+}
+
+SendResult SocketTransport::route(const EchoRequest& r) {
+  if (r.options.probe == ProbeKind::kUdp) return queueUdp(r);
   auto& s = r.target.family == Family::kIpv4 ? v4_ : v6_;
   if (!s) return {SendStatus::kFailed, EAFNOSUPPORT, 0};
   if (r.target.family == Family::kIpv6 && s->kind() == IcmpSocket::Kind::kDatagram)
-    return sendBound(r);
-  return s->send(r);
+    return queueBound(r);
+  return remember(s->batch(), s->queue(r));
 }
 
-Drainable* SocketTransport::find(int fd) {
+SendResult SocketTransport::remember(SendBatch& batch, SendResult result) {
+  if (result.status == SendStatus::kQueued) queued_[queued_count_++] = {&batch, batch.size() - 1};
+  return result;
+}
+
+void SocketTransport::flush(std::span<SendResult> results) {
+  for (std::size_t k = 0; k < queued_count_; ++k) queued_[k].first->send();
+  for (std::size_t k = 0; k < queued_count_ && k < results.size(); ++k)
+    results[k] = queued_[k].first->result(queued_[k].second);
+  for (std::size_t k = 0; k < queued_count_; ++k) queued_[k].first->clear();
+  queued_count_ = 0;
+}
+
+ProbeSocket* SocketTransport::find(int fd) {
   if (v4_ && v4_->fd() == fd) return &*v4_;
   if (v6_ && v6_->fd() == fd) return &*v6_;
   if (udp4_ && udp4_->fd() == fd) return &*udp4_;
   if (udp6_ && udp6_->fd() == fd) return &*udp6_;
   for (auto& [addr, sock] : v6_bound_)
-    if (sock.fd() == fd) return &sock;
+    if (sock->fd() == fd) return sock.get();
   return nullptr;
 }
 
@@ -67,7 +85,7 @@ void SocketTransport::closeUnused(std::span<const IpAddress> in_use) {
     spdlog::debug("closed {} IPv6 socket(s) bound to addresses no source uses", closed);
 }
 
-SendResult SocketTransport::sendUdp(const EchoRequest& r) {
+SendResult SocketTransport::queueUdp(const EchoRequest& r) {
   const bool v4 = r.target.family == Family::kIpv4;
   auto& s = v4 ? udp4_ : udp6_;
   if (!s) {
@@ -90,12 +108,12 @@ SendResult SocketTransport::sendUdp(const EchoRequest& r) {
     last_error = 0;
     s = std::move(opened);
   }
-  return s->send(r);
+  return remember(s->batch(), s->queue(r));
 }
 
-SendResult SocketTransport::sendBound(const EchoRequest& r) {
+SendResult SocketTransport::queueBound(const EchoRequest& r) {
   for (auto& [addr, sock] : v6_bound_)
-    if (addr == r.source) return sock.send(r);
+    if (addr == r.source) return remember(sock->batch(), sock->queue(r));
   int err = 0;
   auto sock = IcmpSocket::openBound(r.source, err);
   if (!sock) {
@@ -104,8 +122,8 @@ SendResult SocketTransport::sendBound(const EchoRequest& r) {
     return {gone ? SendStatus::kSourceUnavailable : SendStatus::kFailed, err, 0};
   }
   if (!watchReadable(epoll_fd_, sock->fd())) return {SendStatus::kFailed, errno, 0};
-  v6_bound_.emplace_back(r.source, std::move(*sock));
-  return v6_bound_.back().second.send(r);
+  auto& bound = v6_bound_.emplace_back(r.source, std::make_unique<IcmpSocket>(std::move(*sock)));
+  return remember(bound.second->batch(), bound.second->queue(r));
 }
 
 }  // namespace reachmon::core::lnx

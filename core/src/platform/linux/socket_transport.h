@@ -5,7 +5,9 @@
 // Every socket is registered with the engine's epoll set. Probe thread only.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
@@ -25,9 +27,12 @@ class SocketTransport final : public Transport {
   // std::runtime_error with an actionable message when neither family can probe.
   SocketTransport(bool allow_raw, int epoll_fd);
 
+  // Queues the request on its socket (kQueued) or fails; flush() sends the queued ones, one
+  // sendmmsg() per socket.
   SendResult send(const EchoRequest& request) override;
+  void flush(std::span<SendResult> results) override;
   // The socket behind an epoll event, or nullptr.
-  Drainable* find(int fd);
+  ProbeSocket* find(int fd);
   // The kind of socket the engine probes with (the IPv4 one when there is one).
   IcmpSocket::Kind kind() const;
   // True when every socket opened at start stamps replies with the kernel's receive time.
@@ -39,14 +44,21 @@ class SocketTransport final : public Transport {
   std::size_t boundSockets() const { return v6_bound_.size(); }
 
  private:
-  SendResult sendBound(const EchoRequest& request);
-  SendResult sendUdp(const EchoRequest& request);
+  SendResult route(const EchoRequest& request);
+  SendResult queueBound(const EchoRequest& request);
+  SendResult queueUdp(const EchoRequest& request);
+  // Notes where a queued request waits, for flush().
+  SendResult remember(SendBatch& batch, SendResult result);
 
   int epoll_fd_;
   std::optional<IcmpSocket> v4_, v6_;
   std::optional<UdpSocket> udp4_, udp6_;
   int udp_open_error_[2] = {0, 0};  // errno of the latest failed open per family, logged once
-  std::vector<std::pair<IpAddress, IcmpSocket>> v6_bound_;
+  // Heap-allocated so that queued_ may point at them while the vector grows.
+  std::vector<std::pair<IpAddress, std::unique_ptr<IcmpSocket>>> v6_bound_;
+  // The batch and index of each request queued since the last flush, in order.
+  std::array<std::pair<SendBatch*, std::size_t>, kMaxSendBatch> queued_{};
+  std::size_t queued_count_ = 0;
 };
 
 }  // namespace reachmon::core::lnx

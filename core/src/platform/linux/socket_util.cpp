@@ -14,45 +14,6 @@
 #include "sockaddr.h"
 
 namespace reachmon::core::lnx {
-namespace {
-
-// Appends one control message to `msg`; `c` is the next free header, advanced past it.
-void addControl(msghdr& msg, cmsghdr*& c, int level, int type, const void* data, std::size_t len) {
-  c->cmsg_level = level;
-  c->cmsg_type = type;
-  c->cmsg_len = CMSG_LEN(len);
-  std::memcpy(CMSG_DATA(c), data, len);
-  c = CMSG_NXTHDR(&msg, c);
-}
-
-bool setDontFragment(int fd, bool df, int& pmtu_mode) {
-  // IPv4 has no per-packet form of DF: the socket's path-MTU mode decides it.
-  const int pmtu = df ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
-  if (pmtu == pmtu_mode) return true;
-  if (::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu) != 0) return false;
-  pmtu_mode = pmtu;
-  return true;
-}
-
-// The errors an ICMP message about an earlier datagram leaves pending on the socket
-// (icmp_err_convert); the next send reports it instead of sending.
-bool isPendingIcmpError(int err) {
-  switch (err) {
-    case ECONNREFUSED:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case EMSGSIZE:
-    case EPROTO:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
 bool setOption(int fd, int level, int name, int value, const char* socket, const char* what) {
   if (::setsockopt(fd, level, name, &value, sizeof value) == 0) return true;
   spdlog::warn("{}: cannot enable {}: {}", socket, what, osErrorText(errno));
@@ -140,66 +101,6 @@ std::optional<QueuedError> readQueuedError(msghdr& msg) {
     return out;
   }
   return std::nullopt;
-}
-
-SendResult sendProbe(int fd, const EchoRequest& r, std::span<const std::uint8_t> data,
-                     std::uint16_t port, int& pmtu_mode) {
-  sockaddr_storage dst;
-  const socklen_t dst_len = toSockaddr(r.target, dst);
-  if (r.target.family == Family::kIpv4)
-    reinterpret_cast<sockaddr_in*>(&dst)->sin_port = htons(port);
-  else
-    reinterpret_cast<sockaddr_in6*>(&dst)->sin6_port = htons(port);
-  iovec iov{const_cast<std::uint8_t*>(data.data()), data.size()};
-  alignas(cmsghdr)
-      std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo)) + 3 * CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_name = &dst;
-  msg.msg_namelen = dst_len;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  std::size_t used = 0;
-  const int ttl = r.options.ttl, tos = r.options.tos, df = r.options.dont_fragment ? 1 : 0;
-  if (r.target.family == Family::kIpv4) {
-    if (!setDontFragment(fd, df != 0, pmtu_mode)) return {SendStatus::kFailed, errno, 0};
-    in_pktinfo info{};
-    std::memcpy(&info.ipi_spec_dst, r.source.bytes.data(), 4);
-    addControl(msg, c, IPPROTO_IP, IP_PKTINFO, &info, sizeof info);
-    addControl(msg, c, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
-    addControl(msg, c, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-    used = CMSG_SPACE(sizeof info) + 2 * CMSG_SPACE(sizeof(int));
-  } else {
-    in6_pktinfo info{};
-    std::memcpy(&info.ipi6_addr, r.source.bytes.data(), 16);
-    info.ipi6_ifindex = r.source.scope_id;
-    addControl(msg, c, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof info);
-    addControl(msg, c, IPPROTO_IPV6, IPV6_HOPLIMIT, &ttl, sizeof ttl);
-    addControl(msg, c, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
-    addControl(msg, c, IPPROTO_IPV6, IPV6_DONTFRAG, &df, sizeof df);
-    used = CMSG_SPACE(sizeof info) + 3 * CMSG_SPACE(sizeof(int));
-  }
-  msg.msg_controllen = used;
-
-  SendResult result;
-  result.realtime_ns = realtimeNs();
-  ssize_t sent = ::sendmsg(fd, &msg, MSG_DONTWAIT);
-  // With IP_RECVERR, an ICMP error about an earlier datagram (another path's, often) is also
-  // left pending on the socket, and the next send returns it without sending. Returning it
-  // cleared it, and the error itself waits in the error queue for drain(): send again.
-  if (sent < 0 && isPendingIcmpError(errno)) {
-    result.realtime_ns = realtimeNs();
-    sent = ::sendmsg(fd, &msg, MSG_DONTWAIT);
-  }
-  if (sent < 0) {
-    result.os_error = errno;
-    // The kernel refuses a source address that no interface carries (or that is still tentative).
-    result.status = (errno == EINVAL || errno == EADDRNOTAVAIL) ? SendStatus::kSourceUnavailable
-                                                                : SendStatus::kFailed;
-  }
-  return result;
 }
 
 }  // namespace reachmon::core::lnx

@@ -13,22 +13,28 @@
 #include <span>
 
 #include "../../transport.h"
+#include "send_batch.h"
 #include "sockaddr.h"
 
 namespace reachmon::core::lnx {
 
-// A socket of either kind that the engine's epoll loop reads.
-class Drainable {
+// A probe socket of either kind: the engine's epoll loop reads it, and SocketTransport flushes
+// the requests queued in its batch.
+class ProbeSocket {
  public:
-  // Reads everything queued (datagrams, then the error queue) and hands it to `sink`; `now` is
-  // the monotonic time of the read.
-  virtual void drain(ReplySink& sink, TimePoint now) = 0;
+  // Reads every datagram queued and hands it to `sink`, then, when `error_queue` (epoll said
+  // EPOLLERR), the error queue; `now` is the monotonic time of the read.
+  virtual void drain(ReplySink& sink, TimePoint now, bool error_queue) = 0;
+  // The requests queued on the socket, sent at SocketTransport::flush().
+  virtual SendBatch& batch() = 0;
 
  protected:
-  Drainable() = default;
-  Drainable(const Drainable&) = default;
-  Drainable& operator=(const Drainable&) = default;
-  ~Drainable() = default;
+  ProbeSocket() = default;
+  ProbeSocket(const ProbeSocket&) = default;
+  ProbeSocket& operator=(const ProbeSocket&) = default;
+  ProbeSocket(ProbeSocket&&) = default;
+  ProbeSocket& operator=(ProbeSocket&&) = default;
+  ~ProbeSocket() = default;
 };
 
 // Sets an option the engine works without (it only loses precision or detail); a failure is
@@ -87,12 +93,5 @@ void drainErrorQueue(int fd, std::span<std::uint8_t> buffer, Fn&& fn) {
     fn(rm, *error, target, buffer.first(static_cast<std::size_t>(n)));
   }
 }
-
-// Sends `data` to request.target (and `port`, 0 for ICMP sockets) from request.source, with the
-// request's TTL, TOS and DF as control messages (IPv4 DF by the socket's path-MTU mode, which
-// `pmtu_mode` caches). A send that fails because the kernel reports an earlier probe's ICMP
-// error through it (pending socket error) is retried once: the error itself stays queued.
-SendResult sendProbe(int fd, const EchoRequest& request, std::span<const std::uint8_t> data,
-                     std::uint16_t port, int& pmtu_mode);
 
 }  // namespace reachmon::core::lnx

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -15,6 +16,8 @@ namespace reachmon::core::lnx {
 namespace {
 
 constexpr const char* kSocketName = "UDP probe socket";
+// Receive slots start with room for common echoes, and grow with the datagrams sent.
+constexpr std::size_t kReceiveSlot = 2048;
 
 // Errors recvmsg() may return while datagrams are still queued: with IP_RECVERR an ICMP error
 // is also left pending on the socket, and the next read reports (and clears) it first.
@@ -56,22 +59,30 @@ std::optional<UdpSocket> UdpSocket::open(Family family, std::string& error, int&
 }
 
 UdpSocket::UdpSocket(UniqueFd fd, Family family, std::uint16_t port)
-    : fd_(std::move(fd)), family_(family), port_(port), buffer_(65536) {}
+    : fd_(std::move(fd)),
+      family_(family),
+      port_(port),
+      batch_(fd_.get()),
+      received_(kReceiveSlot) {}
 
-SendResult UdpSocket::send(const EchoRequest& r) {
-  return sendProbe(fd_.get(), r, r.payload, r.options.port, current_pmtu_);
+SendResult UdpSocket::queue(const EchoRequest& r) {
+  // An echo as long as the datagram must fit a slot whole: cut short, it would be corrupted.
+  received_.reserve(r.payload.size() + 1);
+  return batch_.add(r, r.payload.size(), r.options.port, [&](std::span<std::uint8_t> out) {
+    std::copy(r.payload.begin(), r.payload.end(), out.begin());
+    return r.payload.size();
+  });
 }
 
-void UdpSocket::drain(ReplySink& sink, TimePoint now) {
+void UdpSocket::drain(ReplySink& sink, TimePoint now, bool error_queue) {
   readDatagrams(sink, now);
-  readErrorQueue(sink, now);
+  if (error_queue) readErrorQueue(sink, now);
 }
 
 void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
   int pending_errors = 0;
   for (;;) {
-    RecvMsg rm(buffer_.data(), buffer_.size());
-    const ssize_t n = ::recvmsg(fd_.get(), &rm.msg, MSG_DONTWAIT);
+    const int n = received_.receive(fd_.get());
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
       // A pending ICMP error, reported and cleared by this read; its report waits in the
@@ -79,23 +90,28 @@ void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
       if (++pending_errors > kMaxPendingErrorsPerDrain) return;
       continue;
     }
-    // The buffer holds the largest UDP datagram, so nothing is cut short.
-    const std::span<const std::uint8_t> data(buffer_.data(), static_cast<std::size_t>(n));
-    const auto sequence = udp::sequenceOf(data);
-    if (!sequence) continue;  // not one of our datagrams: nothing to match it with
-    EchoReply reply;
-    reply.probe = ProbeKind::kUdp;
-    if (!fromSockaddr(rm.address(), reply.from)) continue;
-    reply.from.scope_id = 0;
-    reply.from_port = portOf(rm.name);
-    const ReceivedControl control = readControl(rm.msg);
-    reply.to = control.to;
-    reply.realtime_rx_ns = control.realtime_rx_ns;
-    reply.ttl = control.ttl;
-    reply.received = now;
-    reply.sequence = *sequence;
-    reply.payload = data;
-    sink.onReply(reply);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      // Longer than any datagram we sent: nobody's echo of ours.
+      if (received_.truncated(i)) continue;
+      const std::span<const std::uint8_t> data = received_.data(i);
+      const auto sequence = udp::sequenceOf(data);
+      if (!sequence) continue;  // not one of our datagrams: nothing to match it with
+      EchoReply reply;
+      reply.probe = ProbeKind::kUdp;
+      if (!fromSockaddr(received_.address(i), reply.from)) continue;
+      reply.from.scope_id = 0;
+      reply.from_port = portOf(received_.name(i));
+      const ReceivedControl control = readControl(received_.header(i));
+      reply.to = control.to;
+      reply.realtime_rx_ns = control.realtime_rx_ns;
+      reply.ttl = control.ttl;
+      reply.received = now;
+      reply.sequence = *sequence;
+      reply.payload = data;
+      sink.onReply(reply);
+    }
+    // Fewer than asked for: drained, or a pending error ended the read (it ends the next).
+    if (static_cast<std::size_t>(n) < RecvBatch::kMessages) return;
   }
 }
 

@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "../../transport.h"
+#include "recv_batch.h"
 #include "socket_util.h"
 #include "unique_fd.h"
 
 namespace reachmon::core::lnx {
 
-class UdpSocket final : public Drainable {
+class UdpSocket final : public ProbeSocket {
  public:
   // Opens and binds the socket. On failure returns nullopt and sets `error` (a message) and
   // `os_error` (errno).
@@ -27,8 +28,10 @@ class UdpSocket final : public Drainable {
   Family family() const { return family_; }
   std::uint16_t port() const { return port_; }  // the local port every probe leaves from
 
-  SendResult send(const EchoRequest& request);
-  void drain(ReplySink& sink, TimePoint now) override;
+  // Queues a datagram in batch(), which sends it; kQueued, or kFailed when it cannot.
+  SendResult queue(const EchoRequest& request);
+  SendBatch& batch() override { return batch_; }
+  void drain(ReplySink& sink, TimePoint now, bool error_queue) override;
 
  private:
   UdpSocket(UniqueFd fd, Family family, std::uint16_t port);
@@ -38,8 +41,8 @@ class UdpSocket final : public Drainable {
   UniqueFd fd_;
   Family family_;
   std::uint16_t port_;
-  int current_pmtu_ = -1;  // IPv4 IP_MTU_DISCOVER mode of the socket (set per send on change)
-  std::vector<std::uint8_t> buffer_;
+  SendBatch batch_;
+  RecvBatch received_;
 };
 
 }  // namespace reachmon::core::lnx
