@@ -133,6 +133,7 @@ TEST_CASE("LinuxEngine: hundreds of loopback paths are answered in batches with 
     core::PathSet set{
         {{"lo4", core::Family::kIpv4, core::parseIpAddress("127.0.0.1"), std::nullopt}}, {}};
     std::vector<std::string> targets;
+    targets.reserve(300);
     for (int i = 0; i < 300; ++i)
       targets.push_back("127.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
     for (const auto& t : targets) {
