@@ -2,7 +2,8 @@
 # prometheus-cpp (core), civetweb (with TLS), OpenSSL 3 (static) and libxcrypt (bcrypt only)
 # cross-compiled from Debian's source packages, plus include/{spdlog,fmt,nlohmann,catch2} linked
 # to Debian's header-only libraries. Nothing else from /usr/include is visible to the Windows
-# build.
+# build. zlib comes with the toolchain's own libraries (Debian's libz-mingw-w64-dev, MSYS2's
+# mingw-w64-x86_64-zlib).
 set(REACHMON_WIN_DEPS_PREFIX "" CACHE PATH "Prefix with the Windows builds of the dependencies")
 if(NOT REACHMON_WIN_DEPS_PREFIX)
   message(FATAL_ERROR "Set REACHMON_WIN_DEPS_PREFIX (scripts/build-windows does)")
@@ -31,6 +32,19 @@ reachmon_static_lib(OpenSSL::SSL libssl.a OpenSSL::Crypto)
 # random salt bytes come from BCryptGenRandom. On Linux the top CMakeLists defines the same name
 # for -lcrypt.
 reachmon_static_lib(reachmon::xcrypt libcrypt.a bcrypt)
+
+# zlib (gzip of /metrics), linked statically like the rest: the MSI ships no zlib1.dll. Found by
+# its file name, so the import library beside it (libz.dll.a) is never taken. zlib.h is in the
+# toolchain's own include directory, which must not be added with -I (it would come before the
+# C++ library's wrappers of the C headers).
+find_library(REACHMON_ZLIB_STATIC NAMES libz.a)
+find_path(REACHMON_ZLIB_HEADER_DIR zlib.h)
+if(NOT REACHMON_ZLIB_STATIC OR NOT REACHMON_ZLIB_HEADER_DIR)
+  message(FATAL_ERROR "zlib for MinGW-w64 not found (libz.a, zlib.h): install Debian's "
+                      "libz-mingw-w64-dev (scripts/setup does), or MSYS2's mingw-w64-x86_64-zlib")
+endif()
+add_library(ZLIB::ZLIB STATIC IMPORTED GLOBAL)
+set_target_properties(ZLIB::ZLIB PROPERTIES IMPORTED_LOCATION ${REACHMON_ZLIB_STATIC})
 
 function(reachmon_header_only name)
   add_library(${name} INTERFACE IMPORTED GLOBAL)

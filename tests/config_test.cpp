@@ -400,3 +400,93 @@ TEST_CASE("Config: UDP probes take their port from the target, the defaults or 3
   CHECK(d.config->targets[0].probe.probe == core::ProbeKind::kUdp);
   CHECK(d.config->targets[0].probe.port == 33434);
 }
+
+TEST_CASE("Config: buckets are durations or seconds and a target's replace the defaults",
+          "[config]") {
+  const auto r = config::parseConfig(R"({
+    "sources": [{"name": "a", "address": "127.0.0.1"}],
+    "defaults": {"buckets": ["500us", 0.001, "25ms", 0.1, "1s", 60]},
+    "targets": [{"name": "t", "host": "127.0.0.1"},
+                {"name": "u", "host": "127.0.0.2", "buckets": [0.0025, "2500ms"]}]})");
+  INFO(errorText(r));
+  REQUIRE(r.config);
+  const auto& t = r.config->targets;
+  const std::vector<double> expected = {0.0005, 0.001, 0.025, 0.1, 1, 60};
+  CHECK(std::vector<double>(r.config->defaults.buckets.bounds().begin(),
+                            r.config->defaults.buckets.bounds().end()) == expected);
+  CHECK(t[0].probe.buckets == r.config->defaults.buckets);
+  // One vector for the defaults and every target that inherits them.
+  CHECK(t[0].probe.buckets.bounds().data() == r.config->defaults.buckets.bounds().data());
+  CHECK(std::vector<double>(t[1].probe.buckets.bounds().begin(),
+                            t[1].probe.buckets.bounds().end()) == std::vector<double>{0.0025, 2.5});
+
+  // Without buckets: the documented default, 10 bounds from 0.5 ms to 2 s.
+  const auto d = config::parseConfig(
+      R"({"sources": [{"name": "a", "address": "127.0.0.1"}],
+          "targets": [{"name": "t", "host": "127.0.0.1"}]})");
+  REQUIRE(d.config);
+  const auto bounds = d.config->targets[0].probe.buckets.bounds();
+  CHECK(std::vector<double>(bounds.begin(), bounds.end()) ==
+        std::vector<double>(core::kDefaultRttBuckets.begin(), core::kDefaultRttBuckets.end()));
+  CHECK(bounds.size() == 10);
+  CHECK(bounds.front() == 0.0005);
+  CHECK(bounds.back() == 2);
+}
+
+TEST_CASE("Config: bad buckets are errors at the bound's path saying what is wrong", "[config]") {
+  const auto bucket_error = [](const std::string& buckets, const std::string& where,
+                               const std::string& what) {
+    checkOneError(configWith(R"("host":"127.0.0.1","buckets":)" + buckets), where, what);
+  };
+  bucket_error("[]", "$.targets[0].buckets",
+               "empty: list at least one bound, or omit buckets for the default ones");
+  bucket_error("0.01", "$.targets[0].buckets",
+               "expected an array of durations or numbers of seconds, found number");
+  bucket_error(R"(["1ms", "5ms", "5ms"])", "$.targets[0].buckets[2]",
+               "bound 5ms is listed twice: each bound may appear once");
+  bucket_error(R"(["1ms", 0.005, 0.005])", "$.targets[0].buckets[2]", "bound 5ms is listed twice");
+  bucket_error(R"(["1ms", "10ms", "5ms"])", "$.targets[0].buckets[2]",
+               "bound 5ms is below the bound before it (10ms): list bounds in ascending order");
+  bucket_error(R"([0.1, 0.01])", "$.targets[0].buckets[1]", "bound 10ms is below the bound before");
+  bucket_error(R"([0, 1])", "$.targets[0].buckets[0]", "bound 0 must be above 0");
+  bucket_error(R"([-0.5, 1])", "$.targets[0].buckets[0]", "bound -0.5 must be above 0");
+  bucket_error(R"(["0ms", "1s"])", "$.targets[0].buckets[0]", R"(bound "0ms" must be above 0)");
+  bucket_error(R"(["-1ms"])", "$.targets[0].buckets[0]", R"(invalid duration "-1ms")");
+  bucket_error(R"(["2.5ms"])", "$.targets[0].buckets[0]",
+               R"(invalid duration "2.5ms": use a whole number and a unit us, ms, s, m or h, )"
+               R"(e.g. "250ms", or a number of seconds)");
+  bucket_error(R"(["1ms", "2m"])", "$.targets[0].buckets[1]",
+               R"(bound "2m" is out of range (1us to 1m))");
+  bucket_error(R"([0.0000001])", "$.targets[0].buckets[0]",
+               "bound 1e-07 (seconds) is out of range (1us to 1m)");
+  bucket_error(R"([61])", "$.targets[0].buckets[0]", "bound 61 (seconds) is out of range");
+  bucket_error(R"(["1ms", true])", "$.targets[0].buckets[1]",
+               R"(expected a duration such as "250ms" or a number of seconds, found boolean)");
+  std::string many = "[";
+  for (int i = 1; i <= 25; ++i) many += (i > 1 ? ",\"" : "\"") + std::to_string(i) + "0ms\"";
+  bucket_error(many + "]", "$.targets[0].buckets",
+               "25 bounds, more than the 24 a histogram may have");
+  // 24 is fine.
+  std::string most = "[";
+  for (int i = 1; i <= 24; ++i) most += (i > 1 ? ",\"" : "\"") + std::to_string(i) + "0ms\"";
+  CHECK(config::parseConfig(configWith(R"("host":"127.0.0.1","buckets":)" + most + "]")).ok());
+  // In defaults too, with its own path.
+  const auto r = config::parseConfig(R"({"sources": [{"name": "a", "address": "127.0.0.1"}],
+      "defaults": {"buckets": ["5ms", "1ms"]}, "targets": [{"name": "t", "host": "127.0.0.1"}]})");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].str() ==
+        "$.defaults.buckets[1]: bound 1ms is below the bound before it (5ms): list bounds in "
+        "ascending order");
+}
+
+TEST_CASE("Config: every valid file loads without an error", "[config]") {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(kDir / "valid")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    const auto r = config::loadConfigFile(entry.path());
+    INFO("file: " << entry.path().filename().string() << "\n" << errorText(r));
+    CHECK(r.ok());
+  }
+  CHECK(files >= 5);
+}

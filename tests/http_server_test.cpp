@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 #include <stdexcept>
+#include <string_view>
 
+#include "gzip.h"
 #include "http_client.h"
 
 using namespace reachmon;
@@ -12,9 +14,19 @@ using namespace reachmon::test;
 
 namespace {
 
+// A /metrics body as the App makes it: `text`, gzip-compressed.
+std::shared_ptr<const service::MetricsBody> metricsBody(const std::string& text) {
+  service::GzipWriter gzip(1, 0);
+  gzip.write(text);
+  auto body = std::make_shared<service::MetricsBody>();
+  body->text_bytes = gzip.textBytes();
+  body->gzip = gzip.finish();
+  return body;
+}
+
 service::HttpHandlers handlers(bool healthy, bool reload_ok) {
   service::HttpHandlers h;
-  h.metrics = [] { return std::make_shared<const std::string>("reachmon_up 1\n"); };
+  h.metrics = [] { return metricsBody("reachmon_up 1\n"); };
   h.healthy = [healthy] {
     return std::make_pair(healthy, std::string(healthy ? "OK" : "probe loop stalled"));
   };
@@ -61,6 +73,53 @@ TEST_CASE("HttpServer: port 0 picks a free port and every endpoint answers", "[h
   CHECK(httpGet(port, "/-/reload").status == 405);
   CHECK(httpPost(port, "/metrics").status == 405);
   CHECK(httpGet(port, "/nope").status == 404);
+}
+
+TEST_CASE("HttpServer: /metrics is gzip when Accept-Encoding accepts it and plain text otherwise",
+          "[http]") {
+  // Larger than the pieces bodies are written and inflated in (64 KiB).
+  std::string text;
+  for (int i = 0; text.size() < std::size_t{300} * 1024; ++i)
+    text += "reachmon_probes_sent_total{source=\"a\",target=\"t" + std::to_string(i) + "\"} " +
+            std::to_string(i * 31) + "\n";
+  auto body = metricsBody(text);  // outlives the server, whose handler returns it
+  auto h = handlers(true, true);
+  h.metrics = [&body] { return body; };
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
+  const auto plain = [&](const std::string& headers) {
+    INFO(headers);
+    const auto r = httpRequest("GET", server.port(), "/metrics", headers);
+    CHECK(r.status == 200);
+    CHECK(r.body == text);
+    CHECK(r.headers.count("content-encoding") == 0);
+    CHECK(r.headers.at("content-length") == std::to_string(text.size()));
+    CHECK(r.headers.at("vary") == "Accept-Encoding");
+    CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  };
+  plain("");
+  plain("Accept-Encoding: gzip;q=0\r\n");
+  plain("Accept-Encoding: identity, deflate\r\n");
+  for (const char* accept : {"gzip", "deflate, gzip;q=0.8", "*"}) {
+    INFO(accept);
+    const auto r = httpRequest("GET", server.port(), "/metrics",
+                               std::string("Accept-Encoding: ") + accept + "\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.body == body->gzip);
+    CHECK(r.headers.at("content-encoding") == "gzip");
+    CHECK(r.headers.at("content-length") == std::to_string(body->gzip.size()));
+    CHECK(r.headers.at("vary") == "Accept-Encoding");
+    CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+    std::string out;
+    CHECK(service::gunzip(r.body, 4096, [&](std::string_view p) {
+      out += p;
+      return true;
+    }));
+    CHECK(out == text);
+  }
+  // Other endpoints are never compressed and do not vary.
+  const auto page = httpRequest("GET", server.port(), "/", "Accept-Encoding: gzip\r\n");
+  CHECK(page.headers.count("content-encoding") == 0);
+  CHECK(page.headers.count("vary") == 0);
 }
 
 TEST_CASE("HttpServer: failures answer 503 and 400 with the reason", "[http]") {
@@ -110,7 +169,7 @@ TEST_CASE("HttpServer: a handler that throws answers 500 and the server goes on"
   int calls = 0;
   h.metrics = [&calls] {
     if (++calls == 1) throw std::runtime_error("scrape failed");
-    return std::make_shared<const std::string>("reachmon_up 1\n");
+    return metricsBody("reachmon_up 1\n");
   };
   service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
   CHECK(httpGet(server.port(), "/metrics").status == 500);

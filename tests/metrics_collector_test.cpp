@@ -8,7 +8,9 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "fakes.h"
 #include "text_exposition.h"
@@ -75,20 +77,19 @@ TEST_CASE("Metrics: per-path series carry source, target and the target's labels
   CHECK(hasLine(text, "reachmon_probes_replied_total" + l + " 8"));
   CHECK(hasLine(text, "reachmon_probes_timed_out_total" + l + " 1"));
   CHECK(hasLine(text, "reachmon_late_replies_total" + l + " 1"));
-  CHECK(hasLine(text, "reachmon_duplicate_replies_total" + l + " 0"));
+  // Created lazily: no duplicate reply and no source_unavailable yet, so no series.
+  CHECK(text.find("reachmon_duplicate_replies_total{") == std::string::npos);
   CHECK(hasLine(
       text,
       R"(reachmon_probe_errors_total{source="isp-a",target="gw",probe="icmp",site="par",reason="dest_unreachable"} 1)"));
-  CHECK(hasLine(
-      text,
-      R"(reachmon_probe_errors_total{source="isp-a",target="gw",probe="icmp",site="par",reason="source_unavailable"} 0)"));
+  CHECK(text.find("source_unavailable") == std::string::npos);
   CHECK(hasLine(text, "# TYPE reachmon_rtt_seconds histogram"));
   CHECK(hasLine(
       text,
       R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="0.0025"} 0)"));
   CHECK(hasLine(
       text,
-      R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="0.005"} 1)"));
+      R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="0.01"} 1)"));
   CHECK(hasLine(
       text,
       R"(reachmon_rtt_seconds_bucket{source="isp-a",target="gw",probe="icmp",site="par",le="+Inf"} 1)"));
@@ -325,4 +326,153 @@ TEST_CASE("Metrics: the probe label tells UDP paths from ICMP ones, and unmatche
   CHECK(hasLine(text, R"(reachmon_probes_sent_total{source="s",target="gw",probe="icmp"} 0)"));
   CHECK(hasLine(text, "reachmon_unmatched_icmp_errors_total 3"));
   CHECK(hasLine(text, "reachmon_invalid_replies_total 5"));
+}
+
+namespace {
+
+// Every sample line (not a comment) of `text` whose labels hold `labels` (e.g. a path's).
+std::vector<std::string> samples(const std::string& text, const std::string& labels) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] != '#' && line.find(labels) != std::string::npos)
+      out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> leValues(const std::string& text, const std::string& target) {
+  std::vector<std::string> out;
+  for (const auto& line : samples(text, "target=\"" + target + "\"")) {
+    if (line.rfind("reachmon_rtt_seconds_bucket{", 0) != 0) continue;
+    const auto at = line.find("le=\"") + 4;
+    out.push_back(line.substr(at, line.find('"', at) - at));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Metrics: error reasons and anomaly counters appear once they have occurred",
+          "[metrics]") {
+  core::Snapshot snap;
+  auto stats = std::make_shared<core::PathStats>();
+  snap.paths.push_back({pathSpec("s", "t"), stats});
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const auto c = collector(snap, ms, rs);
+  std::string text = c.renderText();
+  for (const char* family :
+       {"reachmon_probe_errors_total", "reachmon_late_replies_total",
+        "reachmon_duplicate_replies_total", "reachmon_corrupted_replies_total"}) {
+    INFO(family);
+    CHECK(text.find(std::string("\n") + family + "{") == std::string::npos);
+    // The family is still described, so the metric is known before its first series.
+    CHECK(hasLine(text, std::string("# TYPE ") + family + " counter"));
+  }
+  // Always there, at 0: the counters loss and outcomes are computed from.
+  for (const char* family : {"reachmon_probes_scheduled_total", "reachmon_probes_sent_total",
+                             "reachmon_probes_replied_total", "reachmon_probes_timed_out_total"}) {
+    INFO(family);
+    CHECK(hasLine(text, std::string(family) + R"({source="s",target="t",probe="icmp"} 0)"));
+  }
+
+  stats->addError(core::ErrorReason::kSourceUnavailable);
+  core::PathStats::add(stats->late);
+  core::PathStats::add(stats->corrupted);
+  text = c.renderText();
+  CHECK(hasLine(
+      text,
+      R"(reachmon_probe_errors_total{source="s",target="t",probe="icmp",reason="source_unavailable"} 1)"));
+  CHECK(samples(text, "reachmon_probe_errors_total{").size() == 1);  // only that reason
+  CHECK(hasLine(text, R"(reachmon_late_replies_total{source="s",target="t",probe="icmp"} 1)"));
+  CHECK(hasLine(text, R"(reachmon_corrupted_replies_total{source="s",target="t",probe="icmp"} 1)"));
+  CHECK(text.find("reachmon_duplicate_replies_total{") == std::string::npos);
+  // The registry view (Collect) agrees with the text.
+  CHECK(text == prometheus::TextSerializer().Serialize(c.Collect()));
+}
+
+TEST_CASE("Metrics: a path with the default buckets has 20 series", "[metrics]") {
+  core::Snapshot snap;
+  auto stats = std::make_shared<core::PathStats>();
+  stats->scheduled = 3;
+  stats->sent = 3;
+  stats->replied = 3;
+  stats->rtt.observe(12ms);
+  stats->last_rtt_ns = 12'000'000;
+  stats->reply_ttl = 64;
+  stats->state = core::PathState::kUp;
+  snap.paths.push_back({pathSpec("s", "t"), stats});
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const std::string text = render(snap, ms, rs);
+  INFO(text);
+  CHECK(samples(text, R"(source="s",target="t")").size() == 20);
+  CHECK(leValues(text, "t") == std::vector<std::string>{"0.0005", "0.0025", "0.01", "0.025", "0.05",
+                                                        "0.1", "0.25", "0.5", "1", "2", "+Inf"});
+}
+
+TEST_CASE("Metrics: each path's histogram has the buckets of its own stats", "[metrics]") {
+  core::Snapshot snap;
+  auto custom = std::make_shared<core::PathStats>(core::RttBuckets({0.0001, 0.00025, 0.6}));
+  custom->rtt.observe(200us);
+  custom->rtt.observe(550ms);
+  custom->rtt.observe(3s);
+  // Paths with other layouts in between: each histogram gets its own le values.
+  snap.paths.push_back({pathSpec("s", "a"), std::make_shared<core::PathStats>()});
+  snap.paths.push_back({pathSpec("s", "custom"), custom});
+  snap.paths.push_back({pathSpec("s", "b"), std::make_shared<core::PathStats>()});
+  snap.paths.push_back(
+      {pathSpec("s", "one"), std::make_shared<core::PathStats>(core::RttBuckets({1.5}))});
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const auto c = collector(snap, ms, rs);
+  const std::string text = c.renderText();
+  CHECK(leValues(text, "custom") == std::vector<std::string>{"0.0001", "0.00025", "0.6", "+Inf"});
+  CHECK(leValues(text, "one") == std::vector<std::string>{"1.5", "+Inf"});
+  CHECK(leValues(text, "a").size() == 11);
+  CHECK(leValues(text, "b") == leValues(text, "a"));
+  const std::string l = R"(source="s",target="custom",probe="icmp")";
+  CHECK(hasLine(text, "reachmon_rtt_seconds_bucket{" + l + R"(,le="0.00025"} 1)"));
+  CHECK(hasLine(text, "reachmon_rtt_seconds_bucket{" + l + R"(,le="0.6"} 2)"));
+  CHECK(hasLine(text, "reachmon_rtt_seconds_bucket{" + l + R"(,le="+Inf"} 3)"));
+  CHECK(hasLine(text, "reachmon_rtt_seconds_count{" + l + "} 3"));
+  CHECK(text == prometheus::TextSerializer().Serialize(c.Collect()));
+}
+
+TEST_CASE("Histogram: at most 24 bounds are used, whatever it is given", "[metrics]") {
+  std::vector<double> bounds;
+  for (int i = 1; i <= 30; ++i) bounds.push_back(i * 0.001);
+  core::Histogram h(bounds);
+  CHECK(h.bounds().size() == core::kMaxHistogramBounds);
+  h.observe(29ms);  // above the 24th bound: +Inf
+  h.observe(1ms);
+  CHECK(h.bucketCount(core::kMaxHistogramBounds) == 1);
+  CHECK(h.bucketCount(0) == 1);
+  CHECK(h.count() == 2);
+}
+
+TEST_CASE("Metrics: the text in pieces is the whole text, in pieces of at least 64 KiB",
+          "[metrics]") {
+  core::Snapshot snap;
+  for (int i = 0; i < 2000; ++i) {
+    auto stats = std::make_shared<core::PathStats>();
+    stats->scheduled = static_cast<std::uint64_t>(i) * 1000;
+    if (i % 7 == 0) stats->addError(core::ErrorReason::kTtlExpired);
+    snap.paths.push_back({pathSpec("isp-a", "target-" + std::to_string(i)), stats});
+  }
+  core::MonitorStats ms;
+  core::ReloadStatus rs;
+  const auto c = collector(snap, ms, rs);
+  std::vector<std::string> pieces;
+  c.renderText([&](std::string_view piece) { pieces.emplace_back(piece); });
+  REQUIRE(pieces.size() > 2);
+  std::string joined;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    INFO(i);
+    if (i + 1 < pieces.size()) CHECK(pieces[i].size() >= core::MetricsCollector::kTextPieceBytes);
+    CHECK(pieces[i].size() < 2 * core::MetricsCollector::kTextPieceBytes);
+    CHECK(pieces[i].back() == '\n');  // whole lines
+    joined += pieces[i];
+  }
+  CHECK(joined == c.renderText());
 }

@@ -383,6 +383,23 @@ TEST_CASE("Batching: a queued send that fails ends as its error and never as a t
   CHECK(rig.core.inFlight(core::Family::kIpv4) == 1);
 }
 
+TEST_CASE("Batching: the burst window is the time in which five sends come due", "[scheduler]") {
+  const auto window = [](int paths, Duration interval) {
+    Rig rig;
+    core::PathSet set{{Rig::source("a", "192.0.2.1")}, {}};
+    for (int i = 0; i < paths; ++i)
+      set.paths.push_back(Rig::path("a", "t" + std::to_string(i), "198.51.100.1", interval));
+    rig.core.apply(set, Duration{0});
+    return rig.core.burstWindow();
+  };
+  CHECK(window(1'000, 1s) == 5ms);
+  CHECK(window(2'000, 10s) == 10ms);  // 200 sends/s: 25 ms, capped
+  CHECK(window(10'000, 1s) == 500us);
+  CHECK(window(50'000, 1s) == 500us);  // 100 us, raised to the least window
+  CHECK(window(4, 1s) == 10ms);        // the most
+  CHECK(window(0, 1s) == 10ms);
+}
+
 TEST_CASE("Batching: a wake-up sends every due probe in one batch within the gap's rate",
           "[scheduler]") {
   Rig rig;
@@ -400,7 +417,7 @@ TEST_CASE("Batching: a wake-up sends every due probe in one batch within the gap
   paced.transport.batching = true;
   paced.core.apply(set, 20us);
   paced.clock.advance(1ms);
-  CHECK(paced.core.runDue() == static_cast<std::size_t>(core::ProbeCore::kBurstWindow / 20us));
+  CHECK(paced.core.runDue() == static_cast<std::size_t>(core::ProbeCore::kMinBurstWindow / 20us));
   paced.transport.batches.clear();
   for (int wake = 0; wake < 100; ++wake) {  // then every 500 us: 25 may go, 50 are due
     paced.clock.advance(500us);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -27,6 +29,7 @@ static_assert(fits<decltype(core::ProbeOptions::payload_size)>(kPayloadSize));
 static_assert(fits<decltype(core::ProbeOptions::ttl)>(kTtl));
 static_assert(fits<decltype(core::ProbeOptions::tos)>(kTos));
 static_assert(fits<decltype(core::ProbeOptions::port)>(kPort));
+static_assert(kMaxBuckets <= core::kMaxHistogramBounds);
 
 using core::Family;
 using nlohmann::json;
@@ -163,6 +166,80 @@ class Validator : JsonChecker {
     }
   }
 
+  // A bucket bound: a duration ("2500us") or a number of seconds (0.0025), above 0, within
+  // kBucketBound. nullopt (with the error reported) when it is not.
+  std::optional<Duration> readBucketBound(const json& v, const std::string& path) {
+    const std::string range =
+        " (" + formatDuration(kBucketBound.min) + " to " + formatDuration(kBucketBound.max) + ")";
+    if (v.is_string()) {
+      const std::string s = v.get<std::string>();
+      const auto d = parseDuration(s);
+      if (!d) {
+        error(path, "invalid duration " + quote(s) +
+                        ": use a whole number and a unit us, ms, s, m or h, e.g. \"250ms\", or a "
+                        "number of seconds");
+        return std::nullopt;
+      }
+      if (d->count() == 0) {
+        error(path, "bound " + quote(s) + " must be above 0");
+        return std::nullopt;
+      }
+      if (*d < kBucketBound.min || *d > kBucketBound.max) {
+        error(path, "bound " + quote(s) + " is out of range" + range);
+        return std::nullopt;
+      }
+      return d;
+    }
+    if (!expectType(v, path, v.is_number(), "a duration such as \"250ms\" or a number of seconds"))
+      return std::nullopt;
+    const double seconds = v.get<double>();  // finite: the scan refused what overflows a double
+    if (seconds <= 0) {
+      error(path, "bound " + v.dump() + " must be above 0");
+      return std::nullopt;
+    }
+    const double ns = seconds * 1e9;
+    if (ns < static_cast<double>(std::chrono::nanoseconds(kBucketBound.min).count()) ||
+        ns > static_cast<double>(std::chrono::nanoseconds(kBucketBound.max).count())) {
+      error(path, "bound " + v.dump() + " (seconds) is out of range" + range);
+      return std::nullopt;
+    }
+    return Duration(std::llround(ns));
+  }
+
+  // RTT histogram bounds: a non-empty array of at most kMaxBuckets bounds, strictly ascending.
+  void readBuckets(const json& v, const std::string& path, core::RttBuckets& out) {
+    if (!expectType(v, path, v.is_array(), "an array of durations or numbers of seconds")) return;
+    if (v.empty()) {
+      error(path, "empty: list at least one bound, or omit buckets for the default ones");
+      return;
+    }
+    if (v.size() > kMaxBuckets) {
+      error(path, std::to_string(v.size()) + " bounds, more than the " +
+                      std::to_string(kMaxBuckets) + " a histogram may have");
+      return;
+    }
+    std::vector<double> seconds;
+    std::optional<Duration> previous;  // the bound before, if it was valid
+    bool ok = true;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const std::string bp = path + "[" + std::to_string(i) + "]";
+      const auto bound = readBucketBound(v[i], bp);
+      if (bound && previous && *bound == *previous) {
+        error(bp,
+              "bound " + formatDuration(*bound) + " is listed twice: each bound may appear once");
+        ok = false;
+      } else if (bound && previous && *bound < *previous) {
+        error(bp, "bound " + formatDuration(*bound) + " is below the bound before it (" +
+                      formatDuration(*previous) + "): list bounds in ascending order");
+        ok = false;
+      }
+      ok = ok && bound.has_value();
+      previous = bound;
+      if (bound) seconds.push_back(std::chrono::duration<double>(*bound).count());
+    }
+    if (ok) out = core::RttBuckets(std::move(seconds));
+  }
+
   void readProbeOptions(const json& obj, const std::string& path, core::ProbeOptions& p) {
     if (auto* v = find(obj, "probe")) readProbeKind(*v, path + ".probe", p.probe);
     if (auto* v = find(obj, "port")) readInt(*v, path + ".port", kPort, p.port);
@@ -175,6 +252,7 @@ class Validator : JsonChecker {
     if (auto* v = find(obj, "tos")) readInt(*v, path + ".tos", kTos, p.tos);
     if (auto* v = find(obj, "dont_fragment"))
       readBool(*v, path + ".dont_fragment", p.dont_fragment);
+    if (auto* v = find(obj, "buckets")) readBuckets(*v, path + ".buckets", p.buckets);
   }
 
   void readDefaults(const json& v, Config& cfg) {
@@ -182,7 +260,7 @@ class Validator : JsonChecker {
     if (!expectType(v, path, v.is_object(), "an object")) return;
     checkKeys(v, path,
               {"probe", "port", "interval", "timeout", "payload_size", "ttl", "dont_fragment",
-               "tos", "resolve_interval"});
+               "tos", "buckets", "resolve_interval"});
     readProbeOptions(v, path, cfg.defaults);
     if (auto* r = find(v, "resolve_interval"))
       readDuration(*r, path + ".resolve_interval", kResolveInterval, cfg.resolve_interval);
@@ -300,7 +378,7 @@ class Validator : JsonChecker {
     if (!expectType(t, path, t.is_object(), "an object")) return;
     checkKeys(t, path,
               {"name", "host", "family", "sources", "labels", "probe", "port", "interval",
-               "timeout", "payload_size", "ttl", "dont_fragment", "tos"});
+               "timeout", "payload_size", "ttl", "dont_fragment", "tos", "buckets"});
     Target tgt;
     tgt.probe = cfg.defaults;
     readName(t, path, names, tgt.name);

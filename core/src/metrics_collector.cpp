@@ -68,16 +68,23 @@ HistogramValues read(const Histogram& h, std::vector<std::uint64_t>& cumulative)
 // Every metric, family by family (the text format wants each family's series together), so
 // per-path families take one pass over the paths each. Outcomes are read before `sent`, and
 // `sent` before `scheduled`: the probe thread counts them in the opposite order, so a scrape
-// never shows more outcomes than probes sent or scheduled.
+// never shows more outcomes than probes sent or scheduled. Error reasons and the anomaly counters
+// (late, duplicate, corrupted replies) are created lazily: a path's series appears once its count
+// is above 0, so a healthy path has 20 series with the default buckets instead of 31.
 void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus& reload,
           const BuildInfo& build, Sink& sink) {
   std::vector<std::uint64_t> cumulative;
   const auto each_path = [&snap](auto&& fn) {
     for (const auto& p : snap.paths) fn(Series{p.spec.get(), {}}, *p.stats);
   };
-  const auto path_counter = [&](const char* name, const char* help, auto field) {
+  enum class Zero : bool { kExported, kOmitted };
+  const auto path_counter = [&](const char* name, const char* help, auto field,
+                                Zero zero = Zero::kExported) {
     sink.family(name, help, MetricType::Counter);
-    each_path([&](const Series& s, const PathStats& st) { sink.counter(s, load(st.*field)); });
+    each_path([&](const Series& s, const PathStats& st) {
+      const std::uint64_t n = load(st.*field);
+      if (n != 0 || zero == Zero::kExported) sink.counter(s, n);
+    });
   };
 
   path_counter("reachmon_probes_replied_total",
@@ -92,8 +99,10 @@ void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus&
               MetricType::Counter);
   for (const auto& p : snap.paths) {
     for (std::size_t i = 0; i < kErrorReasonCount; ++i) {
+      const std::uint64_t n = load(p.stats->errors[i]);
+      if (n == 0) continue;  // lazily: from the reason's first occurrence on the path
       const Label reason[] = {{"reason", reasonName(static_cast<ErrorReason>(i))}};
-      sink.counter({p.spec.get(), reason}, load(p.stats->errors[i]));
+      sink.counter({p.spec.get(), reason}, n);
     }
   }
   path_counter("reachmon_probes_sent_total",
@@ -124,13 +133,15 @@ void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus&
     if (const int t = st.reply_ttl.load(std::memory_order_relaxed); t >= 0) sink.gauge(s, t);
   });
   path_counter("reachmon_late_replies_total",
-               "Valid replies that arrived after their probe had timed out.", &PathStats::late);
+               "Valid replies that arrived after their probe had timed out.", &PathStats::late,
+               Zero::kOmitted);
   path_counter("reachmon_duplicate_replies_total",
-               "Valid replies to a probe that had already been answered.", &PathStats::duplicate);
+               "Valid replies to a probe that had already been answered.", &PathStats::duplicate,
+               Zero::kOmitted);
   path_counter("reachmon_corrupted_replies_total",
                "Echo replies matching a probe whose data differs from what was sent; never "
                "counted as replies.",
-               &PathStats::corrupted);
+               &PathStats::corrupted, Zero::kOmitted);
 
   sink.family("reachmon_source_up", "1 while the source has a usable address.", MetricType::Gauge);
   for (const auto& s : snap.sources) {
@@ -234,7 +245,16 @@ class FamilySink final : public Sink {
 // The text exposition format, laid out as prometheus-cpp's TextSerializer lays it out.
 class TextSink final : public Sink {
  public:
-  explicit TextSink(std::string& out) : out_(out) {}
+  // Writes into `out`; with `write`, hands `out` to it (and empties it) whenever it holds
+  // kTextPieceBytes or more at the end of a series.
+  TextSink(std::string& out, const MetricsCollector::TextWriter* write)
+      : out_(out), write_(write) {}
+
+  // Hands what is left to `write`.
+  void finish() {
+    if (write_ && !out_.empty()) (*write_)(out_);
+    out_.clear();
+  }
 
   void family(std::string_view name, std::string_view help, MetricType type) override {
     name_ = name;
@@ -253,12 +273,14 @@ class TextSink final : public Sink {
     head("");
     text_exposition::appendUint(out_, value);
     out_ += '\n';
+    pieceDone();
   }
   void gauge(const Series& series, double value) override {
     setLabels(series);
     head("");
     text_exposition::appendDouble(out_, value);
     out_ += '\n';
+    pieceDone();
   }
   void histogram(const Series& series, const HistogramValues& values) override {
     setLabels(series);
@@ -280,9 +302,16 @@ class TextSink final : public Sink {
       text_exposition::appendUint(out_, values.cumulative[i]);
       out_ += '\n';
     }
+    pieceDone();
   }
 
  private:
+  void pieceDone() {
+    if (write_ && out_.size() >= MetricsCollector::kTextPieceBytes) {
+      (*write_)(out_);
+      out_.clear();
+    }
+  }
   void setLabels(const Series& series) {
     labels_.clear();
     if (series.path) {
@@ -320,6 +349,7 @@ class TextSink final : public Sink {
   }
 
   std::string& out_;
+  const MetricsCollector::TextWriter* write_;
   std::string_view name_;
   std::string labels_;  // the current series' labels, escaped, without braces
   std::vector<std::string> le_;
@@ -329,12 +359,13 @@ class TextSink final : public Sink {
 // HELP and TYPE lines, sources and self-monitoring: what the text holds besides the paths.
 constexpr std::size_t kOtherTextBytes = std::size_t{16} * 1024;
 
-// Bytes of text before a render has measured them, on the high side: up to 37 lines per path
-// (7 counters, 8 error reasons, 3 gauges, a histogram's 17 buckets, sum and count), each with
-// the path's labels and 40 to 50 bytes of name, suffix, extra label and value.
+// Bytes of text before a render has measured them, on the high side: 20 lines per path with the
+// default buckets (4 counters, 3 gauges, a histogram's 11 buckets, sum and count; the lazily
+// created ones seldom add many), each with the path's labels and 30 to 45 bytes of name,
+// suffix, extra label and value.
 std::size_t estimateTextBytes(const Snapshot& snap) {
-  constexpr std::size_t kLinesPerPath = 37;
-  constexpr std::size_t kLineBytes = 48;
+  constexpr std::size_t kLinesPerPath = 20;
+  constexpr std::size_t kLineBytes = 44;
   std::size_t bytes = kOtherTextBytes;
   for (const auto& p : snap.paths) {
     std::size_t labels = p.spec->source.size() + p.spec->target.size() + 30;
@@ -364,10 +395,20 @@ std::string MetricsCollector::renderText() const {
   std::string out;
   out.reserve(per_path != 0 && paths != 0 ? paths * (per_path + per_path / 16) + kOtherTextBytes
                                           : estimateTextBytes(*snap));
-  TextSink sink(out);
+  TextSink sink(out, nullptr);
   walk(*snap, monitor_, reload_, build_, sink);
   if (paths != 0) text_bytes_per_path_.store(out.size() / paths, std::memory_order_relaxed);
   return out;
+}
+
+void MetricsCollector::renderText(const TextWriter& write) const {
+  const auto snap = snapshot_();
+  std::string piece;
+  // A series' lines go into one piece: a histogram's with long labels may overshoot a little.
+  piece.reserve(kTextPieceBytes + kTextPieceBytes / 4);
+  TextSink sink(piece, &write);
+  walk(*snap, monitor_, reload_, build_, sink);
+  sink.finish();
 }
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {

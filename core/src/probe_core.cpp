@@ -73,11 +73,14 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     const auto src_index = static_cast<std::uint32_t>(src - sources_.begin());
     auto it = existing.find({p.source, p.target});
     // Another probe kind, or a UDP path's other port, measures another path (and is exported as
-    // other series): the old one's counters do not carry over. ICMP paths ignore the port.
+    // other series): the old one's counters do not carry over. ICMP paths ignore the port. Other
+    // RTT buckets restart the path too: a histogram's bounds are fixed, and its counts cannot be
+    // moved into other buckets.
     if (it != existing.end()) {
       const ProbeOptions& old = slots_[it->second].spec->options;
       if (old.probe != p.options.probe ||
-          (p.options.probe == ProbeKind::kUdp && old.port != p.options.port))
+          (p.options.probe == ProbeKind::kUdp && old.port != p.options.port) ||
+          old.buckets != p.options.buckets)
         it = existing.end();
     }
     if (it != existing.end()) {
@@ -94,7 +97,7 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     const std::uint32_t index = allocateSlot();
     Slot& slot = slots_[index];
     slot.spec = std::make_shared<const PathSpec>(std::move(p));
-    slot.stats = std::make_shared<PathStats>();
+    slot.stats = std::make_shared<PathStats>(slot.spec->options.buckets);
     slot.source = src_index;
     slot.active = true;
     fresh.push_back(index);
@@ -107,6 +110,14 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
   }
   for (const auto& [key, index] : existing) freeSlot(index);
   dropStaleSends();
+  // Sends per second of the new set, and so the window in which kBurstTarget of them come due.
+  double per_second = 0;
+  for (const Slot& slot : slots_)
+    if (slot.active) per_second += 1e9 / static_cast<double>(slot.spec->options.interval.count());
+  const double window_ns = per_second > 0 ? static_cast<double>(kBurstTarget) * 1e9 / per_second
+                                          : static_cast<double>(kMaxBurstWindow.count());
+  burst_window_ =
+      std::clamp(Duration{static_cast<std::int64_t>(window_ns)}, kMinBurstWindow, kMaxBurstWindow);
   publish();
 }
 

@@ -46,11 +46,15 @@ class ProbeCore final : public ReplySink {
   // minimum send gap bounds the rate: a call sends at most one probe per gap elapsed since the
   // previous send, counting at most `burst_window` of it, so a burst never exceeds
   // burst_window / gap probes (at least one). Returns how many probes it sent.
-  std::size_t runDue(Duration burst_window = kBurstWindow);
-  // The default burst window, and the shortest time ProbeLoop leaves between two runs of
-  // runDue() while sends are due close together: how late a send may be so that a wake-up
-  // sends several (see docs/architecture.md, "Batching").
-  static constexpr Duration kBurstWindow{500'000};
+  std::size_t runDue(Duration burst_window = kMinBurstWindow);
+  // The burst window of the current path set: the shortest time ProbeLoop leaves between two
+  // runs of runDue() that send, so that a wake-up sends several probes; a send is at most that
+  // late. The time in which about kBurstTarget sends come due (from the paths' intervals),
+  // within [kMinBurstWindow, kMaxBurstWindow] (docs/design.md, "Batching").
+  Duration burstWindow() const { return burst_window_; }
+  static constexpr Duration kMinBurstWindow{500'000};
+  static constexpr Duration kMaxBurstWindow{10'000'000};
+  static constexpr std::int64_t kBurstTarget = 5;
   // Probes of `family` waiting for their outcome (for tests and diagnostics).
   std::size_t inFlight(Family family) const;
   // Entries in the send schedule, stale ones included (tests: they must not pile up).
@@ -157,6 +161,7 @@ class ProbeCore final : public ReplySink {
   SnapshotBox& snapshots_;
   std::mt19937_64 rng_;  // per-probe nonces
   Duration min_send_gap_{50'000};
+  Duration burst_window_{kMinBurstWindow};
   TimePoint last_send_{std::numeric_limits<std::int64_t>::min() / 2};
 
   std::vector<Slot> slots_;

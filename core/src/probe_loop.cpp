@@ -67,7 +67,7 @@ void ProbeLoop::tellSourceAddresses() {
 void ProbeLoop::turn(Duration max_wait) {
   takeMailbox();
   // A coarse timer (Windows) wakes the loop once per tick: the burst may cover two ticks.
-  const Duration burst = std::max(ProbeCore::kBurstWindow, 2 * engine_->timerResolution());
+  const Duration burst = std::max(core_.burstWindow(), 2 * engine_->timerResolution());
   const TimePoint ran = clock_->now();
   if (core_.runDue(burst) > 0) last_batch_ = ran;
   const TimePoint now = clock_->now();
@@ -81,7 +81,7 @@ void ProbeLoop::turn(Duration max_wait) {
   // Sends and timeouts that come due close together are taken together: the loop runs at most
   // once per burst window while it sends, so one wake-up sends several probes in one batch.
   // Counted from the latest run that sent, so wake-ups for replies never postpone a send.
-  TimePoint next = std::max(core_.nextWake(), last_batch_ + ProbeCore::kBurstWindow);
+  TimePoint next = std::max(core_.nextWake(), last_batch_ + core_.burstWindow());
   if (relist_at_) next = std::min(next, *relist_at_);
   Duration timeout = std::clamp(next - now, Duration{0}, max_wait);
   // A send that is due and waits only for the minimum gap (microseconds) would wait a whole

@@ -1,14 +1,22 @@
 #include "reachmon/core/stats.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace reachmon::core {
 
-const std::array<double, 16> kRttBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                            0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                            1,      2.5,     5,      10};
 const std::array<double, 12> kSendDelayBuckets = {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
                                                   0.0025,  0.005,   0.01,   0.05,    0.1,    1};
+
+RttBuckets::RttBuckets() {
+  static const auto kDefault = std::make_shared<const std::vector<double>>(
+      kDefaultRttBuckets.begin(), kDefaultRttBuckets.end());
+  bounds_ = kDefault;
+}
+
+RttBuckets::RttBuckets(std::vector<double> upper_bounds_seconds)
+    : bounds_(std::make_shared<const std::vector<double>>(std::move(upper_bounds_seconds))) {}
 
 std::string_view reasonName(ErrorReason r) {
   switch (r) {
@@ -34,22 +42,25 @@ std::string_view reasonName(ErrorReason r) {
   return "unknown";
 }
 
-Histogram::Histogram(std::span<const double> upper_bounds_seconds) : bounds_(upper_bounds_seconds) {
-  for (std::size_t i = 0; i < bounds_.size() && i < kMaxBuckets; ++i)
-    bounds_ns_[i] = std::llround(bounds_[i] * 1e9);
+Histogram::Histogram(std::span<const double> upper_bounds_seconds)
+    : bounds_(
+          upper_bounds_seconds.first(std::min(upper_bounds_seconds.size(), kMaxHistogramBounds))),
+      buckets_(std::make_unique<Bucket[]>(bounds_.size() + 1)) {
+  for (std::size_t i = 0; i < bounds_.size(); ++i)
+    buckets_[i].upper_ns = std::llround(bounds_[i] * 1e9);
 }
 
 void Histogram::observe(Duration d) {
   const std::int64_t ns = d.count();
   std::size_t i = 0;
-  while (i < bounds_.size() && ns > bounds_ns_[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  while (i < bounds_.size() && ns > buckets_[i].upper_ns) ++i;
+  buckets_[i].count.fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(ns, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_release);
 }
 
 std::uint64_t Histogram::bucketCount(std::size_t i) const {
-  return buckets_[i].load(std::memory_order_acquire);
+  return buckets_[i].count.load(std::memory_order_acquire);
 }
 
 double Histogram::sumSeconds() const {

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
+#include "gzip.h"
 #include "process_memory.h"
 #include "reachmon/config/loader.h"
 #include "reachmon/service/http_server.h"
@@ -29,12 +32,31 @@ std::string joinErrors(const std::vector<config::ConfigError>& errors) {
   return out;
 }
 
+// zlib's fastest level: a scrape of 10,000 paths (14.5 MB of text) sends 626 KB and takes 40 to
+// 70 ms, rendering included; level 6, zlib's default, sends 527 KB in 115 to 180 ms.
+constexpr int kMetricsGzipLevel = 1;
+
+// The /metrics body: the text compressed piece by piece as it is written, so the whole text is
+// never in memory. `last_gzip_bytes`, the previous body's size, reserves the output up front.
+MetricsBody renderMetrics(const core::MetricsCollector& collector,
+                          std::atomic<std::size_t>& last_gzip_bytes) {
+  const std::size_t last = last_gzip_bytes.load(std::memory_order_relaxed);
+  GzipWriter gzip(kMetricsGzipLevel, last + last / 8 + 4096);
+  collector.renderText([&gzip](std::string_view piece) { gzip.write(piece); });
+  MetricsBody body;
+  body.text_bytes = gzip.textBytes();
+  body.gzip = gzip.finish();
+  last_gzip_bytes.store(body.gzip.size(), std::memory_order_relaxed);
+  return body;
+}
+
 }  // namespace
 
 App::App(AppOptions options) : options_(std::move(options)) {}
 App::~App() { stopResolver(); }
 
 void App::run(Control& control) {
+  returnLargeFreedBlocksToOs();  // first: before any thread of ours allocates
   if (const std::string why = vetConfig(options_.config_path); !why.empty())
     throw std::runtime_error(why);
   std::string text;
@@ -69,9 +91,14 @@ void App::run(Control& control) {
   HttpHandlers handlers;
   // Scrapes that come in together share a serialised body (ScrapeCache): memory stays at one or
   // two bodies however many scrapers there are, and a body's memory goes back to the OS when the
-  // last scrape sending it is done. Lives until the HTTP server is gone.
-  returnLargeFreedBlocksToOs();
-  auto scrapes = std::make_shared<ScrapeCache>([this] { return collector_->renderText(); });
+  // last scrape sending it is done. Lives until the HTTP server is gone. The body is compressed
+  // while it is rendered, piece by piece, and kept compressed only.
+  auto scrapes = std::make_shared<ScrapeCache<MetricsBody>>(
+      [this, last_gzip_bytes = std::make_shared<std::atomic<std::size_t>>(0)] {
+        MetricsBody body = renderMetrics(*collector_, *last_gzip_bytes);
+        releaseFreedMemory();  // the render's buffers: RSS keeps the body only
+        return body;
+      });
   handlers.metrics = [scrapes] { return scrapes->get(); };
   handlers.healthy = [this] { return healthy(); };
   handlers.reload = [this] { return reload("POST /-/reload"); };

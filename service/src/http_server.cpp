@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "basic_auth.h"
+#include "gzip.h"
 #include "tls_context.h"
 
 namespace reachmon::service {
@@ -28,34 +30,60 @@ constexpr const char* kText = "text/plain; charset=utf-8";
 struct Reply {
   int status;
   const char* type;
-  std::shared_ptr<const std::string> body;  // shared: a /metrics body may be tens of MB
-  const char* authenticate = nullptr;       // WWW-Authenticate, on 401
+  std::shared_ptr<const std::string> body;
+  const char* authenticate = nullptr;  // WWW-Authenticate, on 401
+  // /metrics, instead of `body`: sent as it is with `gzip`, else inflated on the way.
+  std::shared_ptr<const MetricsBody> metrics = nullptr;
+  bool gzip = false;
 };
 
 std::shared_ptr<const std::string> text(std::string s) {
   return std::make_shared<const std::string>(std::move(s));
 }
 
+// Writes `bytes` in pieces; false if the client went away.
+bool write(mg_connection* conn, std::string_view bytes) {
+  for (std::size_t at = 0; at < bytes.size(); at += kWritePiece) {
+    const std::size_t n = std::min(kWritePiece, bytes.size() - at);
+    if (mg_write(conn, bytes.data() + at, n) <= 0) return false;
+  }
+  return true;
+}
+
 void send(mg_connection* conn, const Reply& r, bool with_body) {
+  const std::string* body = r.metrics ? (r.gzip ? &r.metrics->gzip : nullptr) : r.body.get();
+  const std::size_t length = body ? body->size() : r.metrics->text_bytes;
   mg_response_header_start(conn, r.status);
   mg_response_header_add(conn, "Content-Type", r.type, -1);
-  const std::string& body = *r.body;
-  mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
+  mg_response_header_add(conn, "Content-Length", std::to_string(length).c_str(), -1);
   mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+  if (r.metrics) {
+    // Caches must not hand a gzip body to a client that did not ask for one, or the reverse.
+    mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+    if (r.gzip) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+  }
   if (r.authenticate) mg_response_header_add(conn, "WWW-Authenticate", r.authenticate, -1);
   mg_response_header_send(conn);
   if (!with_body) return;
-  for (std::size_t at = 0; at < body.size(); at += kWritePiece) {
-    const std::size_t n = std::min(kWritePiece, body.size() - at);
-    if (mg_write(conn, body.data() + at, n) <= 0) return;  // the client went away
+  if (body) {
+    write(conn, *body);
+    return;
   }
+  // The text, inflated in pieces: the whole of it is never in memory.
+  bool client_gone = false;
+  const bool whole = gunzip(r.metrics->gzip, kWritePiece, [&](std::string_view piece) {
+    client_gone = !write(conn, piece);
+    return !client_gone;
+  });
+  if (!whole && !client_gone)
+    spdlog::error("HTTP /metrics: the cached body does not inflate; the reply was cut short");
 }
 
 // GET (and HEAD: the same headers, no body) and POST handlers of one URI; a missing one is 405.
 // Every request passes the gate first, which may answer instead (401, 403).
 class FnHandler final : public CivetHandler {
  public:
-  using Fn = std::function<Reply()>;
+  using Fn = std::function<Reply(mg_connection*)>;
   using GateFn = std::function<std::optional<Reply>(mg_connection*, bool state_changing)>;
   FnHandler(GateFn gate, Fn get, Fn post)
       : gate_(std::move(gate)), get_(std::move(get)), post_(std::move(post)) {}
@@ -76,7 +104,7 @@ class FnHandler final : public CivetHandler {
       if (auto refused = gate_(conn, state_changing)) {
         reply = std::move(*refused);
       } else if (fn) {
-        reply = fn();
+        reply = fn(conn);
       }
     } catch (const std::exception& e) {
       spdlog::error("HTTP {}: {}", mg_get_request_info(conn)->local_uri, e.what());
@@ -193,18 +221,22 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
   };
   add(
       "/metrics",
-      [this] {
-        return Reply{200, "text/plain; version=0.0.4; charset=utf-8", handlers_.metrics()};
+      [this](mg_connection* conn) {
+        Reply r{200, "text/plain; version=0.0.4; charset=utf-8", nullptr};
+        r.gzip = acceptsGzip(mg_get_header(conn, "Accept-Encoding"));
+        r.metrics = handlers_.metrics();
+        if (!r.metrics) throw std::runtime_error("no metrics body");
+        return r;
       },
       nullptr);
   add(
       "/-/healthy",
-      [this] {
+      [this](mg_connection*) {
         auto [ok, why] = handlers_.healthy();
         return Reply{ok ? 200 : 503, kText, text(why + "\n")};
       },
       nullptr);
-  add("/-/reload", nullptr, [this] {
+  add("/-/reload", nullptr, [this](mg_connection*) {
     if (!gate()->enable_reload)
       return Reply{403, kText,
                    text("reload over HTTP is disabled: set \"web\": {\"enable_reload\": true} in "
@@ -214,7 +246,7 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
   });
   add(
       "/$",
-      [this] {
+      [this](mg_connection*) {
         return Reply{200, "text/html; charset=utf-8", text(handlers_.status_page())};
       },
       nullptr);

@@ -1,15 +1,18 @@
 """The HTTP front under clients that do not behave: idle connections that never send a request,
 slow ones that trickle a request a byte at a time, and HEAD requests. A scrape keeps answering
-while 100 such clients are connected, and civetweb frees their workers.
+while 100 such clients are connected, and civetweb frees their workers. /metrics is gzip for
+clients that accept it (Prometheus, curl --compressed) and plain text for the others.
 
 Run by ctest (http_front): pytest test_http_front.py --reachmon=BINARY --workdir=DIR
 """
+import gzip
 import os
 import socket
+import subprocess
 import threading
 import time
 
-from reachmon_testlib import LISTEN_ANY_PORT, write_json
+from reachmon_testlib import LISTEN_ANY_PORT, Metrics, assert_promtool_clean, wait_for, write_json
 
 IDLE = 70  # connect, send nothing
 SLOW = 30  # send a request one byte every 0.5 s, never finishing it
@@ -113,3 +116,101 @@ def test_head_answers_like_get_without_a_body(start_reachmon, workdir):
     with socket.create_connection(("127.0.0.1", rm.port), timeout=10) as s:
         s.sendall(b"HEAD /-/reload HTTP/1.0\r\nHost: x\r\n\r\n")
         assert s.recv(4096).split()[1:2] == [b"405"], "HEAD of a POST-only endpoint"
+
+
+def request(port, method="GET", path="/metrics", headers=()):
+    """One HTTP/1.0 request on its own connection: (status, {lower-case name: value}, body as
+    received, not decoded)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        lines = [f"{method} {path} HTTP/1.0", "Host: x", *headers, "", ""]
+        s.sendall("\r\n".join(lines).encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), fields, body
+
+
+def still_config():
+    """20 paths probed once an hour. First probes are spread over the interval: the first path's
+    at once, the next one's 3 minutes later. Once the first has ended, every scrape serves the
+    same text for 3 minutes, so two scrapes (one gzip, one plain) can be compared byte for
+    byte."""
+    return {"listen": LISTEN_ANY_PORT, "defaults": {"interval": "1h", "timeout": "100ms"},
+            "sources": [{"name": "lo4", "address": "127.0.0.1"}],
+            "targets": [{"name": f"t{i}", "host": f"127.0.0.{i}"} for i in range(1, 21)]}
+
+
+def still_reachmon(start_reachmon, workdir):
+    path = os.path.join(workdir, "still.json")
+    write_json(path, still_config())
+    rm = start_reachmon(path)
+    wait_for("the first path's first probe to end",
+             lambda: Metrics(request(rm.port)[2].decode()).total(
+                 "reachmon_probes_scheduled_total") == 1, timeout=30)
+    return rm
+
+
+def test_metrics_is_gzip_when_asked_and_inflates_to_the_plain_text(start_reachmon, workdir):
+    rm = still_reachmon(start_reachmon, workdir)
+    status, plain_headers, plain = request(rm.port)
+    assert status == 200
+    assert "content-encoding" not in plain_headers, plain_headers
+    assert plain_headers["vary"] == "Accept-Encoding"
+    assert plain_headers["content-length"] == str(len(plain))
+    assert plain_headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert plain.count(b"\nreachmon_path_up{") == 20, plain.decode()
+    # What Prometheus sends, and what other clients send.
+    for accept in ("gzip", "deflate, gzip;q=0.9, br", "GZIP", "x-gzip", "*"):
+        status, headers, body = request(rm.port, headers=[f"Accept-Encoding: {accept}"])
+        assert status == 200, accept
+        assert headers["content-encoding"] == "gzip", (accept, headers)
+        assert headers["vary"] == "Accept-Encoding", (accept, headers)
+        assert headers["content-length"] == str(len(body)), (accept, headers)
+        assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert body[:2] == b"\x1f\x8b", (accept, body[:10])
+        assert gzip.decompress(body) == plain, accept
+        assert len(body) < len(plain) / 5, (len(body), len(plain))
+    assert_promtool_clean(plain.decode())
+
+
+def test_metrics_is_plain_when_gzip_is_refused_or_not_offered(start_reachmon, workdir):
+    rm = still_reachmon(start_reachmon, workdir)
+    plain = request(rm.port)[2]
+    for accept in ("gzip;q=0", "gzip; q=0.000", "identity", "deflate, br", "*;q=0",
+                   "gzip;q=0, *;q=1", ""):
+        status, headers, body = request(rm.port, headers=[f"Accept-Encoding: {accept}"])
+        assert status == 200, accept
+        assert "content-encoding" not in headers, (accept, headers)
+        assert headers["vary"] == "Accept-Encoding", (accept, headers)
+        assert body == plain, accept
+
+
+def test_head_metrics_tells_the_length_of_what_get_would_send(start_reachmon, workdir):
+    rm = still_reachmon(start_reachmon, workdir)
+    for accept in ((), ("Accept-Encoding: gzip",)):
+        _, _, body = request(rm.port, headers=accept)
+        status, headers, head_body = request(rm.port, "HEAD", headers=accept)
+        assert status == 200 and head_body == b"", (accept, head_body[:100])
+        assert headers["content-length"] == str(len(body)), (accept, headers)
+        assert headers["vary"] == "Accept-Encoding"
+        assert ("content-encoding" in headers) == bool(accept), (accept, headers)
+
+
+def test_curl_compressed_gets_gzip_and_decodes_it(start_reachmon, workdir):
+    """A real client: curl --compressed asks for gzip and decodes it to the plain text."""
+    rm = still_reachmon(start_reachmon, workdir)
+    plain = request(rm.port)[2]
+    url = f"http://127.0.0.1:{rm.port}/metrics"
+    r = subprocess.run(["curl", "-sS", "--compressed", "-D", "-", "-o", "/dev/null", url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "content-encoding: gzip" in r.stdout.lower(), r.stdout
+    r = subprocess.run(["curl", "-sS", "--compressed", url], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == plain

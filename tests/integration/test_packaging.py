@@ -16,7 +16,7 @@ VALID = sorted(glob.glob(os.path.join(ROOT, "config", "examples", "*.json")) +
                glob.glob(os.path.join(ROOT, "tests", "config", "valid", "*.json")))
 INVALID = ("unknown_top_key", "wrong_type_ttl", "ttl_out_of_range", "address_and_interface",
            "bad_duration", "missing_targets", "reserved_label", "unknown_probe",
-           "port_out_of_range", "port_without_udp")
+           "port_out_of_range", "port_without_udp", "bad_buckets")
 UNIT = os.path.join(ROOT, "installer", "linux", "reachmon.service")
 
 

@@ -127,6 +127,101 @@ def test_sigint_stops_within_1s_with_exit_code_0(start_reachmon, workdir):
     assert elapsed < 1.0, f"SIGINT took {elapsed:.2f} s to stop reachmon (promise: within 1 s)"
 
 
+# --- series per path, lazily created series, buckets --------------------------------------------
+
+DEFAULT_LE = ["0.0005", "0.0025", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2", "+Inf"]
+
+
+def path_series(m, source, target):
+    """Every series (name, labels) of one path in a scrape."""
+    return [(n, dict(ls)) for (n, ls) in m.samples
+            if ("source", source) in ls and ("target", target) in ls]
+
+
+def le_values(m, target, source="lo4"):
+    return [labels["le"] for name, labels in path_series(m, source, target)
+            if name == "reachmon_rtt_seconds_bucket"]
+
+
+def test_a_path_has_at_most_20_series_with_the_default_config(start_reachmon, workdir):
+    """Issue 12's goal, on a real scrape: with the default config a path has at most 20 series
+    (20 once it has replies: 7 always-present series and the histogram's 13). Error reasons and
+    the late, duplicate and corrupted reply counters appear only once they occurred: here only
+    the path whose source address is not on this host has one, source_unavailable."""
+    path = os.path.join(workdir, "series.json")
+    write_json(path, {
+        "listen": LISTEN_ANY_PORT, "defaults": {"interval": "100ms", "timeout": "80ms"},
+        "sources": [{"name": "lo4", "address": "127.0.0.1"},
+                    # TEST-NET-1: not on this host, so nothing is ever sent from it.
+                    {"name": "gone", "address": "192.0.2.123"}],
+        "targets": [{"name": "echo", "host": "127.0.0.1"},
+                    {"name": "closed", "host": "127.0.0.1", "probe": "udp"}]})
+    rm = start_reachmon(path)
+    m = wait_metrics("replies on both loopback paths and errors on the others", rm.metrics,
+                     lambda m: all(m.get("reachmon_probes_replied_total", source="lo4",
+                                         target=t) >= 3 for t in ("echo", "closed")) and
+                     all(m.get("reachmon_probe_errors_total", source="gone", target=t,
+                               reason="source_unavailable") >= 3 for t in ("echo", "closed")))
+    counts = {(s, t): len(path_series(m, s, t))
+              for s in ("lo4", "gone") for t in ("echo", "closed")}
+    print("series per path:", counts)
+    assert all(n <= 20 for n in counts.values()), counts
+    assert counts[("lo4", "echo")] == 20 and counts[("lo4", "closed")] == 20, counts
+    for target in ("echo", "closed"):
+        assert le_values(m, target) == DEFAULT_LE
+        # The replying paths have no error or anomaly series at all ...
+        lazy = [name for name, _ in path_series(m, "lo4", target)
+                if name in ("reachmon_probe_errors_total", "reachmon_late_replies_total",
+                            "reachmon_duplicate_replies_total",
+                            "reachmon_corrupted_replies_total")]
+        assert not lazy, lazy
+        # ... and the unavailable source's paths only the reason that occurred.
+        reasons = [labels["reason"] for name, labels in path_series(m, "gone", target)
+                   if name == "reachmon_probe_errors_total"]
+        assert reasons == ["source_unavailable"], reasons
+    # The families are described even while they have no series.
+    for family in ("reachmon_late_replies_total", "reachmon_duplicate_replies_total",
+                   "reachmon_corrupted_replies_total"):
+        assert f"# TYPE {family} counter" in m.text, family
+    assert_promtool_clean(m.text)
+
+
+def test_a_reload_that_changes_buckets_changes_the_le_values(start_reachmon, workdir):
+    """Custom buckets from defaults and per target; a reload that changes a path's buckets
+    restarts its histogram (and its other counters) with the new le values, while a path whose
+    buckets did not change keeps its counters."""
+    path = os.path.join(workdir, "buckets.json")
+
+    def write(default_buckets):
+        write_json(path, {
+            "listen": LISTEN_ANY_PORT, "web": {"enable_reload": True},
+            "defaults": {"interval": "250ms", "timeout": "200ms", "buckets": default_buckets},
+            "sources": [{"name": "lo4", "address": "127.0.0.1"}],
+            "targets": [{"name": "a", "host": "127.0.0.1"},
+                        {"name": "b", "host": "127.0.0.2", "buckets": ["100us", 0.001]}]})
+    write(["1ms", "10ms", 0.1])
+    rm = start_reachmon(path)
+    before = wait_metrics("16 probes on each path", rm.metrics,
+                          lambda m: all(m.get("reachmon_probes_scheduled_total", target=t) >= 16
+                                        for t in ("a", "b")))
+    assert le_values(before, "a") == ["0.001", "0.01", "0.1", "+Inf"]
+    assert le_values(before, "b") == ["0.0001", "0.001", "+Inf"]
+
+    write(["500us", "5ms", "50ms", "500ms", "5s"])
+    code, body = rm.post("/-/reload")
+    assert code == 200, body
+    new_le = ["0.0005", "0.005", "0.05", "0.5", "5", "+Inf"]
+    after = wait_metrics("a's new buckets", rm.metrics, lambda m: le_values(m, "a") == new_le)
+    assert le_values(after, "b") == ["0.0001", "0.001", "+Inf"]
+    # a started over (its counters restart, like a probe-kind change); b kept its counters.
+    assert (after.get("reachmon_probes_scheduled_total", target="a") <
+            before.get("reachmon_probes_scheduled_total", target="a")), after.text
+    assert (after.get("reachmon_probes_scheduled_total", target="b") >=
+            before.get("reachmon_probes_scheduled_total", target="b")), after.text
+    wait_metrics("a's new histogram to count replies", rm.metrics,
+                 lambda m: m.get("reachmon_rtt_seconds_count", target="a") >= 2)
+
+
 # --- one long-running service: endpoints, then reloads, then SIGTERM ---------------------------
 # The tests below run in file order against the same process; each reload test leaves the
 # config it describes, and the last one stops the process.

@@ -5,6 +5,9 @@
 #include <civetweb.h>
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
+#include <map>
 #include <string>
 
 namespace reachmon::test {
@@ -12,8 +15,9 @@ namespace reachmon::test {
 struct HttpResponse {
   int status = 0;  // 0: no connection (see error)
   std::string content_type;
-  std::string authenticate;  // WWW-Authenticate
-  std::string body;
+  std::string authenticate;                    // WWW-Authenticate
+  std::map<std::string, std::string> headers;  // every header, by its name in lower case
+  std::string body;                            // as received (not decoded: gzip stays gzip)
   std::string error;
 };
 
@@ -31,6 +35,12 @@ inline HttpResponse httpRequest(const char* method, int port, const std::string&
   }
   const mg_response_info* info = mg_get_response_info(c);
   r.status = info->status_code;
+  for (int i = 0; i < info->num_headers; ++i) {
+    std::string name = info->http_headers[i].name;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    r.headers[name] = info->http_headers[i].value;
+  }
   for (int i = 0; i < info->num_headers; ++i)
     if (strcasecmp(info->http_headers[i].name, "Content-Type") == 0) {
       r.content_type = info->http_headers[i].value;

@@ -75,15 +75,31 @@ def parse_metrics(text):
     return out
 
 
+# Per-path counters that reachmon creates when their count first rises above 0 (docs/metrics.md,
+# "Series that appear on first occurrence"): a path that has none of them counted 0.
+LAZY_COUNTERS = frozenset({"reachmon_probe_errors_total", "reachmon_late_replies_total",
+                           "reachmon_duplicate_replies_total", "reachmon_corrupted_replies_total"})
+
+
 class Metrics:
     def __init__(self, text):
         self.text = text
         self.samples = parse_metrics(text)
 
+    def _paths(self, labels):
+        """How many paths (reachmon_probes_scheduled_total series, which every path has) match
+        `labels` less `reason`."""
+        want = {(k, v) for k, v in labels.items() if k != "reason"}
+        return sum(1 for (n, ls) in self.samples
+                   if n == "reachmon_probes_scheduled_total" and want <= set(ls))
+
     def get(self, name, **labels):
-        """The one sample of `name` whose labels include `labels`; KeyError if none."""
+        """The one sample of `name` whose labels include `labels`; KeyError if none. A lazily
+        created counter (LAZY_COUNTERS) without a series is 0 when `labels` name one path."""
         want = set(labels.items())
         found = [v for (n, ls), v in self.samples.items() if n == name and want <= set(ls)]
+        if not found and name in LAZY_COUNTERS and self._paths(labels) == 1:
+            return 0.0
         if len(found) != 1:
             raise KeyError(f"{name}{labels}: {len(found)} samples")
         return found[0]
@@ -101,8 +117,11 @@ class Metrics:
     def total(self, name, **labels):
         """The sum of every sample of `name` whose labels include `labels` (e.g. a path's
         errors over all reasons); KeyError if there is none, so a missing metric never sums
-        to a vacuous 0."""
+        to a vacuous 0. A lazily created counter (LAZY_COUNTERS) sums to 0 over paths that
+        exist but have no series of it."""
         found = self.series(name, **labels)
+        if not found and name in LAZY_COUNTERS and self._paths(labels) > 0:
+            return 0.0
         if not found:
             raise KeyError(f"{name}{labels}: no samples")
         return sum(v for _, v in found)

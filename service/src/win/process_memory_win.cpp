@@ -6,4 +6,7 @@ namespace reachmon::service {
 // own allocations and releases them on free: a freed /metrics body is already returned.
 void returnLargeFreedBlocksToOs() {}
 
+// The heap decommits free pages on its own.
+void releaseFreedMemory() {}
+
 }  // namespace reachmon::service

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 
 namespace reachmon::config {
 
@@ -21,5 +22,8 @@ inline constexpr IntRange kPayloadSize{16, 65000};
 inline constexpr IntRange kTtl{1, 255};
 inline constexpr IntRange kTos{0, 255};
 inline constexpr IntRange kPort{1, 65535};  // UDP probes' destination port
+// `buckets`: each bound (an RTT is never longer than the longest timeout), and how many.
+inline constexpr DurationRange kBucketBound{1us, 60s};
+inline constexpr std::size_t kMaxBuckets = 24;
 
 }  // namespace reachmon::config

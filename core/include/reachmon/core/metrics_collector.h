@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reachmon/core/snapshot.h"
@@ -40,6 +41,13 @@ class MetricsCollector final : public prometheus::Collectable {
   // from the snapshot into one string reserved at about its final size, with no MetricFamily
   // objects in between (with 100k paths those take several times the text's memory).
   std::string renderText() const;
+
+  // The same text in pieces of about kTextPieceBytes (whole lines), handed to `write` in order as
+  // they are written, on the calling thread: a caller that compresses or sends them never holds
+  // the whole text. `write` may throw; the render then stops.
+  using TextWriter = std::function<void(std::string_view)>;
+  static constexpr std::size_t kTextPieceBytes = std::size_t{64} * 1024;
+  void renderText(const TextWriter& write) const;
 
   // The same metrics as prometheus-cpp families, for a prometheus::Registry; TextSerializer
   // makes of them what renderText() writes.

@@ -13,6 +13,7 @@
 
 #include "reachmon/core/address.h"
 #include "reachmon/core/clock.h"
+#include "reachmon/core/rtt_buckets.h"
 
 namespace reachmon::core {
 
@@ -33,6 +34,9 @@ struct ProbeOptions {
   bool dont_fragment = false;
   ProbeKind probe = ProbeKind::kIcmp;
   std::uint16_t port = kDefaultUdpPort;  // UDP probes only
+  // reachmon_rtt_seconds' bounds. A path whose buckets change starts new PathStats (its series
+  // restart, as when its probe kind changes): a histogram's bounds are fixed.
+  RttBuckets buckets;
   bool operator==(const ProbeOptions&) const = default;
 };
 

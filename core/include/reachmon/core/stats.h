@@ -5,10 +5,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "reachmon/core/clock.h"
+#include "reachmon/core/rtt_buckets.h"
 
 namespace reachmon::core {
 
@@ -29,6 +32,8 @@ std::string_view reasonName(ErrorReason r);
 // Fixed-bucket histogram of durations. Buckets hold non-cumulative counts; readers add them up.
 class Histogram {
  public:
+  // `upper_bounds_seconds` (ascending; the first kMaxHistogramBounds are used) must outlive the
+  // histogram.
   explicit Histogram(std::span<const double> upper_bounds_seconds);
   void observe(Duration d);  // single writer
 
@@ -38,22 +43,27 @@ class Histogram {
   double sumSeconds() const;
 
  private:
-  static constexpr std::size_t kMaxBuckets = 24;
+  // Sized to the bounds (one more for +Inf), not to the most a histogram may have: there is
+  // one per path (docs/benchmarks.md, memory).
+  struct Bucket {
+    std::int64_t upper_ns = 0;  // unused in the +Inf bucket
+    std::atomic<std::uint64_t> count{0};
+  };
   std::span<const double> bounds_;
-  std::array<std::int64_t, kMaxBuckets> bounds_ns_{};
-  std::array<std::atomic<std::uint64_t>, kMaxBuckets + 1> buckets_{};
+  std::unique_ptr<Bucket[]> buckets_;
   std::atomic<std::int64_t> sum_ns_{0};
   std::atomic<std::uint64_t> count_{0};
 };
 
-extern const std::array<double, 16> kRttBuckets;
 extern const std::array<double, 12> kSendDelayBuckets;
 
 // What happened to the latest finished probe; drives reachmon_path_up and the status page.
 enum class PathState : std::uint8_t { kUnknown, kUp, kTimedOut, kError };
 
 struct PathStats {
-  PathStats() : rtt(kRttBuckets) {}
+  PathStats() : PathStats(RttBuckets()) {}
+  explicit PathStats(RttBuckets buckets)
+      : rtt_buckets(std::move(buckets)), rtt(rtt_buckets.bounds()) {}
   static void add(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_release); }
 
   // Every scheduled probe ends exactly once, when its outcome is known: replied, timed_out or
@@ -71,6 +81,9 @@ struct PathStats {
   std::atomic<int> reply_ttl{-1};             // -1: unknown
   std::atomic<PathState> state{PathState::kUnknown};
   std::atomic<ErrorReason> last_error{ErrorReason::kCount};  // kCount: none
+  // The path's buckets when these stats began (a change of buckets starts new stats); declared
+  // before rtt, whose bounds are a view of them.
+  const RttBuckets rtt_buckets;
   Histogram rtt;
 
   void addError(ErrorReason r) { add(errors[static_cast<std::size_t>(r)]); }

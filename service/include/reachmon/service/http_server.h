@@ -1,10 +1,12 @@
 // The HTTP endpoints: /metrics, /-/healthy, /-/reload (POST, when enabled) and the / status page;
-// HEAD answers like GET without the body. Optionally TLS and basic authentication (the web config
-// file). Handlers run on civetweb's worker threads (see http_server.cpp for how many, and the
-// timeouts that keep idle clients from holding them).
+// HEAD answers like GET without the body. /metrics is sent gzip-compressed to clients whose
+// Accept-Encoding accepts gzip (Prometheus does), as plain text to the others. Optionally TLS and
+// basic authentication (the web config file). Handlers run on civetweb's worker threads (see
+// http_server.cpp for how many, and the timeouts that keep idle clients from holding them).
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,8 +23,15 @@ class CivetHandler;
 
 namespace reachmon::service {
 
+// A rendered /metrics body, kept only gzip-compressed (about 1/25 of the text): a client that does
+// not accept gzip gets it inflated while it is sent.
+struct MetricsBody {
+  std::string gzip;            // one gzip stream (RFC 1952) of the exposition text
+  std::size_t text_bytes = 0;  // the text's size: the Content-Length of a plain reply
+};
+
 struct HttpHandlers {
-  std::function<std::shared_ptr<const std::string>()> metrics;  // exposition text, shared
+  std::function<std::shared_ptr<const MetricsBody>()> metrics;  // shared by concurrent scrapes
   std::function<std::pair<bool, std::string>()> healthy;        // ok, explanation
   std::function<std::pair<bool, std::string>()> reload;         // ok, message
   std::function<std::string()> status_page;                     // HTML
