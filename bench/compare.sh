@@ -18,6 +18,10 @@
 #   bench/compare.sh [--paths 1000,10000] [--duration 30] [--warmup 5] [--build-dir DIR]
 #   bench/compare.sh --max-paths [--steps 10000,20000,...] [--duration 30] [--build-dir DIR]
 #   bench/compare.sh --smoke [--build-dir DIR]     (CI: 50 paths, 3 s windows, no timing asserted)
+# Peers: fping `-l -p 1000 -i <1000/N> -Q 3600 -S SRC`; smokeping_prober with ping sockets
+# (`protocol: udp`) and, up to --smokeping-raw-max paths (1000), raw sockets (`protocol: icmp`).
+# --max-paths pins reachmon to the last CPU with "min_send_gap": "10us" and steps up N until a
+# step fails twice (false loss, under 99 % of N probes/s, or send error p99 over 1 s).
 # Prints the command, date, commit and machine, then one Markdown table (docs/benchmarks.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -184,9 +188,12 @@ def alive(p):
     return p.poll() is None
 
 
-def curl(url, gzip=False, headers=None):
-    """(body or None, size, seconds) of one scrape inside the monitor namespace."""
+def curl(url, gzip=False, headers=None, compressed=False):
+    """(body or None, size, seconds) of one scrape inside the monitor namespace. compressed:
+    ask for compression and decode it, like Prometheus (the counter scrapes in the window)."""
     cmd = ns("curl", "-s", "-m", "60", "-w", "\n%{size_download} %{time_total}")
+    if compressed:
+        cmd.append("--compressed")
     if gzip:
         cmd += ["-H", "Accept-Encoding: gzip", "-D", headers, "-o", "/dev/null"]
     r = subprocess.run(cmd + [url], capture_output=True)
@@ -393,7 +400,7 @@ class Smokeping(Run):
 
     def counters(self):
         t = time.monotonic()
-        body, _, secs = curl(self.url())
+        body, _, secs = curl(self.url(), compressed=True)
         if body is None:
             return None, t
         return (total(body, "smokeping_requests_total"),
@@ -442,7 +449,7 @@ class Reachmon(Run):
 
     def counters(self):
         t = time.monotonic()
-        body, _, secs = curl(self.url())
+        body, _, secs = curl(self.url(), compressed=True)
         if body is None:
             return None, t
         buckets = {}

@@ -367,6 +367,7 @@ class Validator : JsonChecker {
     const json* list = readList(root, "targets");
     if (!list) return;
     std::set<std::string> names;
+    cfg.targets.reserve(list->size());  // held while the config runs: no growth slack
     for (std::size_t i = 0; i < list->size(); ++i) {
       const std::string path = "$.targets[" + std::to_string(i) + "]";
       guarded(path, [&] { readTarget((*list)[i], path, names, cfg); });

@@ -65,6 +65,9 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     if (slots_[i].active) existing[{slots_[i].spec->source, slots_[i].spec->target}] = i;
 
   const TimePoint now = clock_.now();
+  // Held as long as the paths: no growth slack (a path's state is most of the process's memory).
+  slots_.reserve(set.paths.size());
+  sends_.reserve(set.paths.size() + 1024);
   std::vector<std::uint32_t> fresh;
   for (auto& p : set.paths) {
     auto src = std::find_if(sources_.begin(), sources_.end(),
@@ -541,6 +544,7 @@ void ProbeCore::onUdpError(Family family, const IcmpErrorReport& report) {
 
 void ProbeCore::publish() {
   auto snap = std::make_shared<Snapshot>();
+  snap->paths.reserve(slots_.size() - free_slots_.size());
   for (const Slot& s : slots_)
     if (s.active) snap->paths.push_back({s.spec, s.stats});
   for (const Source& s : sources_) snap->sources.push_back({s.spec.name, s.spec.family, s.address});

@@ -45,22 +45,20 @@ std::string_view reasonName(ErrorReason r) {
 Histogram::Histogram(std::span<const double> upper_bounds_seconds)
     : bounds_(
           upper_bounds_seconds.first(std::min(upper_bounds_seconds.size(), kMaxHistogramBounds))),
-      buckets_(std::make_unique<Bucket[]>(bounds_.size() + 1)) {
-  for (std::size_t i = 0; i < bounds_.size(); ++i)
-    buckets_[i].upper_ns = std::llround(bounds_[i] * 1e9);
-}
+      buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {}
 
 void Histogram::observe(Duration d) {
   const std::int64_t ns = d.count();
   std::size_t i = 0;
-  while (i < bounds_.size() && ns > buckets_[i].upper_ns) ++i;
-  buckets_[i].count.fetch_add(1, std::memory_order_relaxed);
+  // Bounds in whole nanoseconds, as a duration is: exact at the bound (le means <=).
+  while (i < bounds_.size() && ns > std::llround(bounds_[i] * 1e9)) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(ns, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_release);
 }
 
 std::uint64_t Histogram::bucketCount(std::size_t i) const {
-  return buckets_[i].count.load(std::memory_order_acquire);
+  return buckets_[i].load(std::memory_order_acquire);
 }
 
 double Histogram::sumSeconds() const {

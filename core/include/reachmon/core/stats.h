@@ -43,14 +43,10 @@ class Histogram {
   double sumSeconds() const;
 
  private:
-  // Sized to the bounds (one more for +Inf), not to the most a histogram may have: there is
-  // one per path (docs/benchmarks.md, memory).
-  struct Bucket {
-    std::int64_t upper_ns = 0;  // unused in the +Inf bucket
-    std::atomic<std::uint64_t> count{0};
-  };
+  // Counts sized to the bounds (one more for +Inf), not to the most a histogram may have, and
+  // the bounds shared, not copied: there is one histogram per path (docs/benchmarks.md).
   std::span<const double> bounds_;
-  std::unique_ptr<Bucket[]> buckets_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
   std::atomic<std::int64_t> sum_ns_{0};
   std::atomic<std::uint64_t> count_{0};
 };
