@@ -182,8 +182,10 @@ void walk(const Snapshot& snap, const MonitorStats& monitor, const ReloadStatus&
               MetricType::Counter);
   sink.counter({}, load(monitor.unmatched_errors));
 
-  sink.family("reachmon_send_delay_seconds", "How late probes left compared with their schedule.",
-              MetricType::Histogram);
+  sink.family(
+      "reachmon_send_delay_seconds",
+      "How far from their schedule probes left: late, or early by at most half a burst window.",
+      MetricType::Histogram);
   sink.histogram({}, read(monitor.send_delay, cumulative));
 
   sink.family("reachmon_config_last_reload_successful",

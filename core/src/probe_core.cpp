@@ -113,14 +113,20 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
   }
   for (const auto& [key, index] : existing) freeSlot(index);
   dropStaleSends();
-  // Sends per second of the new set, and so the window in which kBurstTarget of them come due.
+  // Sends per second of the new set, and so the window in which kBurstTarget of them come due;
+  // a path sends at most once per wake-up, so the window stays well within every interval.
   double per_second = 0;
-  for (const Slot& slot : slots_)
-    if (slot.active) per_second += 1e9 / static_cast<double>(slot.spec->options.interval.count());
+  Duration shortest = Duration::max();
+  for (const Slot& slot : slots_) {
+    if (!slot.active) continue;
+    per_second += 1e9 / static_cast<double>(slot.spec->options.interval.count());
+    shortest = std::min(shortest, slot.spec->options.interval);
+  }
   const double window_ns = per_second > 0 ? static_cast<double>(kBurstTarget) * 1e9 / per_second
                                           : static_cast<double>(kMaxBurstWindow.count());
   burst_window_ =
       std::clamp(Duration{static_cast<std::int64_t>(window_ns)}, kMinBurstWindow, kMaxBurstWindow);
+  if (shortest != Duration::max()) burst_window_ = std::min(burst_window_, shortest / 4);
   publish();
 }
 
@@ -186,26 +192,29 @@ TimePoint ProbeCore::nextWake() const {
   TimePoint wake = TimePoint::max();
   if (!timeouts_.empty()) wake = timeouts_.front().when;
   if (!sends_.empty())
-    wake = std::min(wake, std::max(sends_.front().when, last_send_ + min_send_gap_));
+    wake = std::min(wake, std::max(sends_.front().when, send_credit_ + min_send_gap_));
   return wake;
 }
 
 bool ProbeCore::paced() const {
-  return !sends_.empty() && sends_.front().when < last_send_ + min_send_gap_;
+  return !sends_.empty() && sends_.front().when < send_credit_ + min_send_gap_;
 }
 
-std::size_t ProbeCore::runDue(Duration burst_window) {
+std::size_t ProbeCore::runDue(Duration burst_window, Duration lookahead) {
   const TimePoint now = clock_.now();
   monitor_stats_.heartbeat_ns.store(now.count(), std::memory_order_relaxed);
   finishTimeouts(now);
-  // One send per gap since the previous one, counting at most the burst window of it.
+  // One send per gap: the credit clock advances a gap per send and never lags `now` by more
+  // than the burst window and one gap, so a burst stays within that, and the unused part of a
+  // gap carries over to the next wake-up (wake-ups a window apart still reach 1 / gap).
   std::int64_t budget = std::numeric_limits<std::int64_t>::max();
   if (min_send_gap_ > Duration{0}) {
-    const Duration credit = std::min(now - last_send_, std::max(burst_window, min_send_gap_));
-    budget = credit / min_send_gap_;
+    const Duration cap = burst_window + min_send_gap_;
+    if (now - send_credit_ > cap) send_credit_ = now - cap;
+    budget = (now - send_credit_) / min_send_gap_;
   }
   std::size_t sent = 0;
-  while (budget > 0 && !sends_.empty() && sends_.front().when <= now) {
+  while (budget > 0 && !sends_.empty() && sends_.front().when <= now + lookahead) {
     const SendEntry e = sends_.front();
     popHeap(sends_);
     Slot& slot = slots_[e.slot];
@@ -220,6 +229,7 @@ std::size_t ProbeCore::runDue(Duration burst_window) {
     slot.next_send = next;
     pushHeap(sends_, SendEntry{next, e.slot, slot.schedule_version});
   }
+  if (min_send_gap_ > Duration{0}) send_credit_ += min_send_gap_ * static_cast<std::int64_t>(sent);
   flushSends();
   return sent;
 }
@@ -318,7 +328,8 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
   const Source& source = sources_[slot.source];
   if (!source.address) return failProbe(slot, ErrorReason::kSourceUnavailable, 0);
   if (!spec.target_address) return failProbe(slot, ErrorReason::kResolveFailed, 0);
-  monitor_stats_.send_delay.observe(std::max(Duration{0}, now - scheduled));
+  // How far from its schedule it leaves: late, or early within the lookahead.
+  monitor_stats_.send_delay.observe(now >= scheduled ? now - scheduled : scheduled - now);
 
   const std::size_t family_index = familyIndex(source.address->family);
   FamilyProbes& family = families_[family_index];
@@ -346,7 +357,6 @@ void ProbeCore::sendProbe(std::uint32_t slot_index, TimePoint scheduled, TimePoi
   const EchoRequest request{*source.address, *spec.target_address, *seq, payload, spec.options};
   const TimePoint sent = clock_.now();
   const SendResult result = transport_.send(request);
-  last_send_ = sent;
   if (result.status == SendStatus::kSourceUnavailable)
     return failProbe(slot, ErrorReason::kSourceUnavailable, result.os_error);
   if (result.status == SendStatus::kFailed)

@@ -43,18 +43,21 @@ class ProbeCore final : public ReplySink {
   // True when a send is due and waits only for the minimum send gap.
   bool paced() const;
   // Times out expired probes, then sends what is due, as one batch (Transport::flush). The
-  // minimum send gap bounds the rate: a call sends at most one probe per gap elapsed since the
-  // previous send, counting at most `burst_window` of it, so a burst never exceeds
-  // burst_window / gap probes (at least one). Returns how many probes it sent.
-  std::size_t runDue(Duration burst_window = kMinBurstWindow);
+  // minimum send gap bounds the rate: one probe per gap on average, with credit for at most
+  // `burst_window` and one gap unused, so a burst never exceeds burst_window / gap + 1 probes.
+  // Returns how many probes it sent.
+  // Sends due within `lookahead` from now go too (early by at most that).
+  std::size_t runDue(Duration burst_window = kMinBurstWindow, Duration lookahead = Duration{0});
   // The burst window of the current path set: the shortest time ProbeLoop leaves between two
-  // runs of runDue() that send, so that a wake-up sends several probes; a send is at most that
-  // late. The time in which about kBurstTarget sends come due (from the paths' intervals),
-  // within [kMinBurstWindow, kMaxBurstWindow] (docs/design.md, "Batching").
+  // runs of runDue() that send, so that a wake-up sends several probes; ProbeLoop passes half
+  // of it as the lookahead, so a send leaves at most half a window early or late. The time in
+  // which about kBurstTarget sends come due (from the paths' intervals), within
+  // [kMinBurstWindow, kMaxBurstWindow], and at most a quarter of the shortest interval
+  // (docs/design.md, "Batching").
   Duration burstWindow() const { return burst_window_; }
-  static constexpr Duration kMinBurstWindow{500'000};
-  static constexpr Duration kMaxBurstWindow{10'000'000};
-  static constexpr std::int64_t kBurstTarget = 5;
+  static constexpr Duration kMinBurstWindow{1'000'000};
+  static constexpr Duration kMaxBurstWindow{20'000'000};
+  static constexpr std::int64_t kBurstTarget = 10;
   // Probes of `family` waiting for their outcome (for tests and diagnostics).
   std::size_t inFlight(Family family) const;
   // Entries in the send schedule, stale ones included (tests: they must not pile up).
@@ -162,7 +165,8 @@ class ProbeCore final : public ReplySink {
   std::mt19937_64 rng_;  // per-probe nonces
   Duration min_send_gap_{50'000};
   Duration burst_window_{kMinBurstWindow};
-  TimePoint last_send_{std::numeric_limits<std::int64_t>::min() / 2};
+  // Sends may leave one per min_send_gap_ after this time (runDue()).
+  TimePoint send_credit_{std::numeric_limits<std::int64_t>::min() / 2};
 
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;

@@ -69,7 +69,8 @@ void ProbeLoop::turn(Duration max_wait) {
   // A coarse timer (Windows) wakes the loop once per tick: the burst may cover two ticks.
   const Duration burst = std::max(core_.burstWindow(), 2 * engine_->timerResolution());
   const TimePoint ran = clock_->now();
-  if (core_.runDue(burst) > 0) last_batch_ = ran;
+  // Sends due within half a window go now: a send leaves at most half a window early or late.
+  if (core_.runDue(burst, core_.burstWindow() / 2) > 0) last_batch_ = ran;
   const TimePoint now = clock_->now();
   if ((relist_at_ && now >= *relist_at_) ||
       (!engine_->watchesInterfaces() && now >= next_rescan_)) {

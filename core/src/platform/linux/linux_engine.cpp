@@ -94,8 +94,11 @@ int LinuxEngine::waitOn(int epoll_fd, Duration timeout, std::span<epoll_event> r
     ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
     ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
     const int n = ::epoll_pwait2(epoll_fd, ready.data(), max, &ts, nullptr);
-    if (n >= 0 || errno != ENOSYS) return n;
-    spdlog::debug("no epoll_pwait2 (kernel before 5.11): waits are timed by a timerfd");
+    // ENOSYS: a kernel before 5.11; EPERM: a seccomp filter (container runtimes, systemd
+    // SystemCallFilter) that does not know the call.
+    if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+    spdlog::debug("epoll_pwait2 unavailable ({}): waits are timed by a timerfd",
+                  osErrorText(errno));
     pwait2_ = false;
   }
   // The timerfd wakes us with nanosecond precision; epoll's own timeout has milliseconds.

@@ -1,9 +1,10 @@
 // The Linux engine: epoll over the probe sockets, an eventfd for wake(), and rtnetlink for
 // address changes. Waits end at the next deadline by epoll_pwait2()'s nanosecond timeout, or,
 // on kernels before 5.11, by a timerfd armed only when the deadline moves. While the loop is
-// busy (waits of kQuietWait or less) replies do not end a wait: they stay queued, stamped with
-// the kernel's receive time, and are read with recvmmsg() when the wait ends, so a wake-up
-// serves many probes. See engine.h for the contract and docs/architecture.md ("Batching").
+// busy (waits of kQuietWait or less, which covers every burst window) replies do not end a
+// wait: they stay queued, stamped with the kernel's receive time, and are read with recvmmsg()
+// when the wait ends, so a wake-up serves many probes. See engine.h for the contract and
+// docs/design.md ("Batching").
 #pragma once
 
 #include <sys/epoll.h>
@@ -28,7 +29,7 @@ class LinuxEngine final : public Engine {
   enum class Timing { kAuto, kTimerfd };
   // Waits up to this long are quiet when replies carry kernel timestamps: replies do not end
   // them. Longer waits (an idle loop) end at the first reply.
-  static constexpr Duration kQuietWait{5'000'000};
+  static constexpr Duration kQuietWait{25'000'000};
 
   LinuxEngine(const MonitorOptions& options, std::shared_ptr<const Clock> clock,
               Timing timing = Timing::kAuto);

@@ -35,8 +35,6 @@ class RecvBatch {
   const sockaddr* address(std::size_t i) const {
     return reinterpret_cast<const sockaddr*>(&names_[i]);
   }
-  // True when the datagram was longer than its slot.
-  bool truncated(std::size_t i) const { return (headers_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0; }
 
  private:
   struct Control {

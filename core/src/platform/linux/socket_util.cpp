@@ -23,7 +23,11 @@ bool setOption(int fd, int level, int name, int value, const char* socket, const
 bool requestControl(int fd, Family family, bool recverr, const char* socket) {
   const bool timestamps = setOption(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, socket,
                                     "kernel receive timestamps (SO_TIMESTAMPNS)");
-  setOption(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20, socket, "a 4 MiB receive buffer (SO_RCVBUF)");
+  // Replies wait in the queue between wake-ups: 4 MiB, beyond net.core.rmem_max when the
+  // process may (CAP_NET_ADMIN), else as much of it as rmem_max allows.
+  const int rcvbuf = 4 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    setOption(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf, socket, "a 4 MiB receive buffer (SO_RCVBUF)");
   if (family == Family::kIpv4) {
     setOption(fd, IPPROTO_IP, IP_PKTINFO, 1, socket, "reply destinations (IP_PKTINFO)");
     setOption(fd, IPPROTO_IP, IP_RECVTTL, 1, socket, "reply TTLs (IP_RECVTTL)");

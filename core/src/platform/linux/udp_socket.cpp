@@ -91,8 +91,8 @@ void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
       continue;
     }
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-      // Longer than any datagram we sent: nobody's echo of ours.
-      if (received_.truncated(i)) continue;
+      // A datagram longer than its slot (longer than any we sent) is passed on cut short: an
+      // echo of ours of that length is corrupted.
       const std::span<const std::uint8_t> data = received_.data(i);
       const auto sequence = udp::sequenceOf(data);
       if (!sequence) continue;  // not one of our datagrams: nothing to match it with
