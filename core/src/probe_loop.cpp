@@ -70,7 +70,11 @@ void ProbeLoop::turn(Duration max_wait) {
   const Duration burst = std::max(core_.burstWindow(), 2 * engine_->timerResolution());
   const TimePoint ran = clock_->now();
   // Sends due within half a window go now: a send leaves at most half a window early or late.
-  if (core_.runDue(burst, core_.burstWindow() / 2) > 0) last_batch_ = ran;
+  // Not with a coarse timer (Windows): its ticks already gather the sends of a tick, and
+  // sending early would add to the tick's lateness instead of centring it.
+  const Duration lookahead =
+      engine_->timerResolution() > Duration{0} ? Duration{0} : core_.burstWindow() / 2;
+  if (core_.runDue(burst, lookahead) > 0) last_batch_ = ran;
   const TimePoint now = clock_->now();
   if ((relist_at_ && now >= *relist_at_) ||
       (!engine_->watchesInterfaces() && now >= next_rescan_)) {
