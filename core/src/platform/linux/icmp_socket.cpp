@@ -32,8 +32,6 @@ constexpr const char* kSocketName = "ICMP socket";
 // Receive slots start with room for common replies and ICMP errors, and grow with the probes.
 constexpr std::size_t kReceiveSlot = 2048;
 constexpr std::size_t kMaxIpv4Header = 60;
-// Pending socket errors a drain reads past before it gives up until the next one.
-constexpr int kMaxPendingErrorsPerDrain = 64;
 
 std::string pingGroupRange() {
   std::ifstream in("/proc/sys/net/ipv4/ping_group_range");
@@ -154,19 +152,9 @@ void IcmpSocket::drain(ReplySink& sink, TimePoint now, bool error_queue) {
 }
 
 void IcmpSocket::readPackets(ReplySink& sink, TimePoint now) {
-  int pending_errors = 0;
   for (;;) {
-    const int n = received_.receive(fd_.get());
-    if (n == 0) return;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // With IP_RECVERR an ICMP error also leaves an error pending on the socket, which this
-      // read reported (and cleared) instead of the replies queued behind it: read on. The
-      // error's details wait in the error queue.
-      if (++pending_errors > kMaxPendingErrorsPerDrain) return;
-      continue;
-    }
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    const std::size_t n = received_.receiveData(fd_.get());
+    for (std::size_t i = 0; i < n; ++i) {
       // A datagram longer than its slot (longer than any request we sent) is passed on cut
       // short: a reply to us of that length is corrupted, anything else a stray.
       const auto packet = icmp::parseDatagram(family_, kind_, ident_, received_.data(i));
@@ -187,7 +175,7 @@ void IcmpSocket::readPackets(ReplySink& sink, TimePoint now) {
       reply.payload = packet.payload;
       sink.onReply(reply);
     }
-    if (static_cast<std::size_t>(n) < RecvBatch::kMessages) return;
+    if (n < RecvBatch::kMessages) return;
   }
 }
 

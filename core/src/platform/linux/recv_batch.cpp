@@ -1,6 +1,7 @@
 #include "recv_batch.h"
 
 #include <algorithm>
+#include <cerrno>
 
 namespace reachmon::core::lnx {
 
@@ -26,6 +27,15 @@ int RecvBatch::receive(int fd, int flags) {
     headers_[i].msg_len = 0;
   }
   return ::recvmmsg(fd, headers_.data(), kMessages, MSG_DONTWAIT | flags, nullptr);
+}
+
+std::size_t RecvBatch::receiveData(int fd) {
+  for (int pending_errors = 0; pending_errors <= kMaxPendingErrors; ++pending_errors) {
+    const int n = receive(fd);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+  }
+  return 0;
 }
 
 std::span<const std::uint8_t> RecvBatch::data(std::size_t i) const {

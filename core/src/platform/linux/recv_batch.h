@@ -26,6 +26,12 @@ class RecvBatch {
   // Reads what is queued on `fd` without waiting, at most kMessages; `flags` adds to
   // MSG_DONTWAIT (MSG_ERRQUEUE). Returns how many were read, or -1 with errno set.
   int receive(int fd, int flags = 0);
+  // Reads queued datagrams like receive(), past pending socket errors: with IP_RECVERR an ICMP
+  // error also leaves one, which a read reports (and clears) instead of the datagrams queued
+  // behind it; its details wait in the error queue. Returns how many were read: 0 when the
+  // queue is empty (EAGAIN, EINTR) or after kMaxPendingErrors such errors in a row.
+  std::size_t receiveData(int fd);
+  static constexpr int kMaxPendingErrors = 64;
 
   // The i-th datagram of the latest receive(), its recvmsg() header (control messages, flags)
   // and its sender.

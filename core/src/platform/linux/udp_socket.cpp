@@ -19,10 +19,6 @@ constexpr const char* kSocketName = "UDP probe socket";
 // Receive slots start with room for common echoes, and grow with the datagrams sent.
 constexpr std::size_t kReceiveSlot = 2048;
 
-// Errors recvmsg() may return while datagrams are still queued: with IP_RECVERR an ICMP error
-// is also left pending on the socket, and the next read reports (and clears) it first.
-constexpr int kMaxPendingErrorsPerDrain = 64;
-
 std::uint16_t portOf(const sockaddr_storage& a) {
   return ntohs(a.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(a).sin_port
                                       : reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
@@ -80,17 +76,9 @@ void UdpSocket::drain(ReplySink& sink, TimePoint now, bool error_queue) {
 }
 
 void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
-  int pending_errors = 0;
   for (;;) {
-    const int n = received_.receive(fd_.get());
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-      // A pending ICMP error, reported and cleared by this read; its report waits in the
-      // error queue. Datagrams may still be queued behind it.
-      if (++pending_errors > kMaxPendingErrorsPerDrain) return;
-      continue;
-    }
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    const std::size_t n = received_.receiveData(fd_.get());
+    for (std::size_t i = 0; i < n; ++i) {
       // A datagram longer than its slot (longer than any we sent) is passed on cut short: an
       // echo of ours of that length is corrupted.
       const std::span<const std::uint8_t> data = received_.data(i);
@@ -111,7 +99,7 @@ void UdpSocket::readDatagrams(ReplySink& sink, TimePoint now) {
       sink.onReply(reply);
     }
     // Fewer than asked for: drained, or a pending error ended the read (it ends the next).
-    if (static_cast<std::size_t>(n) < RecvBatch::kMessages) return;
+    if (n < RecvBatch::kMessages) return;
   }
 }
 
