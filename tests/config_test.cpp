@@ -1,7 +1,12 @@
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "reachmon/config/duration.h"
 #include "reachmon/config/loader.h"
@@ -110,10 +115,130 @@ TEST_CASE("Duration: units and rejects", "[config]") {
   CHECK(config::parseDuration("2m") == 2min);
   CHECK(config::parseDuration("1h") == 1h);
   CHECK(config::parseDuration("50us") == 50us);
-  for (const char* bad : {"", "s", "1", "1.5s", "-1s", " 1s", "1 s", "1d", "ms", "1sec"})
+  CHECK(config::parseDuration("1m30s") == 90s);
+  CHECK(config::parseDuration("1.5s") == 1500ms);
+  for (const char* bad : {"", "s", "1", "1.5", "-1s", " 1s", "1 s", "1d", "ms", "1sec", "1s30m"})
     CHECK_FALSE(config::parseDuration(bad).has_value());
   CHECK(config::formatDuration(1500ms) == "1500ms");
   CHECK(config::formatDuration(120s) == "2m");
+}
+
+namespace {
+
+nlohmann::json readJson(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
+
+// The duration pattern of docs/config.schema.json, as editors run it (an ECMA-262 regex, which
+// std::regex's default grammar is).
+std::regex schemaDurationPattern() {
+  const auto schema = readJson(kDir.parent_path().parent_path() / "docs" / "config.schema.json");
+  return std::regex(schema.at("$defs").at("duration").at("pattern").get<std::string>());
+}
+
+bool schemaAccepts(const std::regex& pattern, const std::string& text) {
+  return std::regex_search(text, pattern);  // JSON Schema's "pattern": a search, anchored by ^ $
+}
+
+}  // namespace
+
+TEST_CASE("Duration: the samples parse to their values and fail with their reasons", "[config]") {
+  const auto samples = readJson(kDir / "durations.json");
+  for (const auto& [text, ns] : samples.at("valid").items()) {
+    INFO("valid: \"" << text << "\"");
+    const auto r = config::tryParseDuration(text);
+    REQUIRE(r.value.has_value());
+    CHECK(r.value->count() == ns.get<std::int64_t>());
+    CHECK(r.error.empty());
+    // What reports and the fuzzer rely on: it prints and parses back unchanged.
+    CHECK(config::parseDuration(config::formatDuration(*r.value)) == r.value);
+  }
+  for (const auto& text : samples.at("finer_than_1us")) {
+    const auto t = text.get<std::string>();
+    INFO("finer: \"" << t << "\"");
+    const auto r = config::tryParseDuration(t);
+    CHECK_FALSE(r.value.has_value());
+    CHECK_FALSE(r.too_long);
+    CHECK(r.error.ends_with(" is finer than 1us, the smallest unit"));
+  }
+  for (const auto& text : samples.at("too_long")) {
+    const auto t = text.get<std::string>();
+    INFO("too long: \"" << t << "\"");
+    const auto r = config::tryParseDuration(t);
+    CHECK_FALSE(r.value.has_value());
+    CHECK(r.too_long);
+    CHECK(r.error.empty());
+  }
+  for (const auto& [text, reason] : samples.at("invalid").items()) {
+    INFO("invalid: \"" << text << "\"");
+    const auto r = config::tryParseDuration(text);
+    CHECK_FALSE(r.value.has_value());
+    CHECK_FALSE(r.too_long);
+    CHECK(r.error == reason.get<std::string>());
+  }
+  CHECK(samples.at("valid").size() >= 30);
+  CHECK(samples.at("invalid").size() >= 40);
+}
+
+TEST_CASE("Duration: the schema's pattern accepts exactly the parser's spellings", "[config]") {
+  const std::regex pattern = schemaDurationPattern();
+  const auto samples = readJson(kDir / "durations.json");
+  for (const auto& [text, ns] : samples.at("valid").items()) {
+    INFO("valid: \"" << text << "\"");
+    CHECK(schemaAccepts(pattern, text));
+  }
+  // Spelled right: an editor cannot tell; check-config refuses them.
+  for (const char* list : {"finer_than_1us", "too_long"}) {
+    for (const auto& text : samples.at(list)) {
+      INFO(list << ": " << text.dump());
+      CHECK(schemaAccepts(pattern, text.get<std::string>()));
+    }
+  }
+  for (const auto& [text, reason] : samples.at("invalid").items()) {
+    INFO("invalid: " << nlohmann::json(text).dump());
+    CHECK_FALSE(schemaAccepts(pattern, text));
+  }
+  // Every spelling of up to 3 characters from the grammar's alphabet, and of up to 5 from a
+  // smaller one (which reaches every unit order, repeats and fractions): parser and pattern agree
+  // wherever the parser does not refuse a value for its size alone.
+  const auto agree = [&](const std::string& text) {
+    const auto r = config::tryParseDuration(text);
+    const bool spelled_right =
+        r.value || r.too_long || r.error.ends_with("finer than 1us, the smallest unit");
+    INFO("text: " << nlohmann::json(text).dump() << " parser: " << (r.value ? "valid" : r.error));
+    CHECK(schemaAccepts(pattern, text) == spelled_right);
+  };
+  int checked = 0;
+  const auto all = [&](const std::string& alphabet, std::size_t max_len) {
+    std::vector<std::string> level{""};
+    for (std::size_t len = 1; len <= max_len; ++len) {
+      std::vector<std::string> next;
+      for (const auto& prefix : level) {
+        for (const char c : alphabet) {
+          next.push_back(prefix + c);
+          agree(next.back());
+          ++checked;
+        }
+      }
+      level = std::move(next);
+    }
+  };
+  all("0159.hmsu -+x", 3);
+  all("05.hms", 5);
+  CHECK(checked > 10000);
+}
+
+TEST_CASE("Duration: every duration key of the schema uses its duration pattern", "[config]") {
+  const auto schema = readJson(kDir.parent_path().parent_path() / "docs" / "config.schema.json");
+  const std::string ref = "#/$defs/duration";
+  const auto& props = schema.at("properties");
+  CHECK(props.at("min_send_gap").at("$ref") == ref);
+  for (const char* key : {"interval", "timeout", "resolve_interval"})
+    CHECK(props.at("defaults").at("properties").at(key).at("$ref") == ref);
+  for (const char* key : {"interval", "timeout"})
+    CHECK(props.at("targets").at("items").at("properties").at(key).at("$ref") == ref);
+  CHECK(schema.at("$defs").at("buckets").at("items").at("oneOf").at(0).at("$ref") == ref);
+  // "$schema" is a top-level string for editors; allowComments is VS Code's keyword.
+  CHECK(props.at("$schema").at("type") == "string");
+  CHECK(schema.at("allowComments") == true);
 }
 
 // --- hostile input (issue 10) -------------------------------------------------------------------
@@ -263,7 +388,8 @@ TEST_CASE("Config: durations and listen ports take no sign or leading junk", "[c
   }
   CHECK(config::parseDuration("0s") == 0s);
   checkOneError(configWith(R"("host":"127.0.0.1","interval":"-0s")"), "$.targets[0].interval",
-                R"(invalid duration "-0s": no sign allowed; use a whole number and a unit)");
+                R"(invalid duration "-0s": no sign allowed; use numbers with units h, m, s, ms)"
+                R"( or us, largest first, e.g. "250ms", "1.5s" or "1m30s")");
   checkOneError(configWith(R"("host":"127.0.0.1")", R"("min_send_gap":"+1ms",)"), "$.min_send_gap",
                 R"(invalid duration "+1ms": no sign allowed)");
   // "-0" once bound a random port, as port 0 does.
@@ -452,9 +578,15 @@ TEST_CASE("Config: bad buckets are errors at the bound's path saying what is wro
   bucket_error(R"([-0.5, 1])", "$.targets[0].buckets[0]", "bound -0.5 must be above 0");
   bucket_error(R"(["0ms", "1s"])", "$.targets[0].buckets[0]", R"(bound "0ms" must be above 0)");
   bucket_error(R"(["-1ms"])", "$.targets[0].buckets[0]", R"(invalid duration "-1ms")");
-  bucket_error(R"(["2.5ms"])", "$.targets[0].buckets[0]",
-               R"(invalid duration "2.5ms": use a whole number and a unit us, ms, s, m or h, )"
-               R"(e.g. "250ms", or a number of seconds)");
+  bucket_error(R"(["1ms", "2.5us"])", "$.targets[0].buckets[1]",
+               R"(invalid duration "2.5us": "2.5us" is finer than 1us, the smallest unit; use )"
+               R"(numbers with units h, m, s, ms or us, largest first, e.g. "250ms", "1.5s" or )"
+               R"("1m30s", or a number of seconds)");
+  bucket_error(R"(["1ms", "5ms1s"])", "$.targets[0].buckets[1]",
+               R"(invalid duration "5ms1s": unit "s" after "ms")");
+  bucket_error(R"(["1ms", "99999999999999h"])", "$.targets[0].buckets[1]",
+               R"(bound "99999999999999h" is out of range (1us to 1m))");
+  bucket_error(R"(["0"])", "$.targets[0].buckets[0]", R"(bound "0" must be above 0)");
   bucket_error(R"(["1ms", "2m"])", "$.targets[0].buckets[1]",
                R"(bound "2m" is out of range (1us to 1m))");
   bucket_error(R"([0.0000001])", "$.targets[0].buckets[0]",
@@ -481,12 +613,193 @@ TEST_CASE("Config: bad buckets are errors at the bound's path saying what is wro
 
 TEST_CASE("Config: every valid file loads without an error", "[config]") {
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(kDir / "valid")) {
-    if (entry.path().extension() != ".json") continue;
-    ++files;
-    const auto r = config::loadConfigFile(entry.path());
-    INFO("file: " << entry.path().filename().string() << "\n" << errorText(r));
+  // The test files, and the examples shipped in the packages (config/examples).
+  for (const fs::path& dir :
+       {kDir / "valid", kDir.parent_path().parent_path() / "config" / "examples"}) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().extension() != ".json") continue;
+      ++files;
+      const auto r = config::loadConfigFile(entry.path());
+      INFO("file: " << entry.path().string() << "\n" << errorText(r));
+      CHECK(r.ok());
+    }
+  }
+  CHECK(files >= 8);
+}
+
+// --- config for humans (issue 13): comments, "$schema", Prometheus-style durations -------------
+
+TEST_CASE("Config: durations in Prometheus style in every duration key", "[config]") {
+  const auto r = config::parseConfig(R"({
+    "min_send_gap": "0",
+    "defaults": {"interval": "1.5s", "timeout": "1s500ms", "resolve_interval": "1h30m",
+                 "buckets": ["0.5ms", "2.5ms", "1s500ms"]},
+    "sources": [{"name": "a", "address": "127.0.0.1"}],
+    "targets": [{"name": "t", "host": "127.0.0.1", "interval": "1m30s", "timeout": "0.25s"}]})");
+  INFO(errorText(r));
+  REQUIRE(r.config);
+  CHECK(r.config->min_send_gap == 0s);
+  CHECK(r.config->defaults.interval == 1500ms);
+  CHECK(r.config->defaults.timeout == 1500ms);
+  CHECK(r.config->resolve_interval == 90min);
+  const auto bounds = r.config->defaults.buckets.bounds();
+  CHECK(std::vector<double>(bounds.begin(), bounds.end()) ==
+        std::vector<double>{0.0005, 0.0025, 1.5});
+  CHECK(r.config->targets[0].probe.interval == 90s);
+  CHECK(r.config->targets[0].probe.timeout == 250ms);
+
+  // Every mistake with its path; a value too long for any key is out of its range.
+  const auto bad = config::parseConfig(R"({
+    "min_send_gap": "1.5us",
+    "defaults": {"interval": "1s30m", "resolve_interval": "99999999999999999999h"},
+    "sources": [{"name": "a", "address": "127.0.0.1"}],
+    "targets": [{"name": "t", "host": "127.0.0.1", "interval": "1m 30s", "timeout": "1d"}]})");
+  const std::string advice =
+      R"(; use numbers with units h, m, s, ms or us, largest first, e.g. "250ms", "1.5s" or )"
+      R"("1m30s")";
+  CHECK(
+      errorText(bad) ==
+      R"($.min_send_gap: invalid duration "1.5us": "1.5us" is finer than 1us, the smallest unit)" +
+          advice + "\n" + R"($.defaults.interval: invalid duration "1s30m": unit "m" after "s")" +
+          advice + "\n" +
+          R"($.defaults.resolve_interval: duration "99999999999999999999h" is out of range (1s )"
+          R"(to 24h))"
+          "\n" +
+          R"($.targets[0].interval: invalid duration "1m 30s": no white space allowed)" + advice +
+          "\n" + R"($.targets[0].timeout: invalid duration "1d": unknown unit "d")" + advice +
+          "\n");
+  // A fraction that comes to more than the range is out of range, not rounded into it.
+  checkOneError(configWith(R"("host":"127.0.0.1","interval":"1.0000001h")"),
+                "$.targets[0].interval", R"(duration "1.0000001h" is out of range (10ms to 1h))");
+  checkOneError(configWith(R"("host":"127.0.0.1","timeout":"9.999ms")"), "$.targets[0].timeout",
+                R"(duration "9.999ms" is out of range (10ms to 1m))");
+}
+
+TEST_CASE("Config: the schema key for editors is a string at the top level only", "[config]") {
+  for (const char* url :
+       {"file:///usr/share/reachmon/config.schema.json", "../docs/config.schema.json", ""}) {
+    const auto r = config::parseConfig(
+        configWith(R"("host":"127.0.0.1")", R"("$schema":")" + std::string(url) + "\","));
+    INFO(url << "\n" << errorText(r));
     CHECK(r.ok());
   }
-  CHECK(files >= 5);
+  checkOneError(configWith(R"("host":"127.0.0.1")", R"("$schema":5,)"), R"($["$schema"])",
+                "expected a string (the URL or path of config.schema.json), found integer");
+  checkOneError(configWith(R"("host":"127.0.0.1")", R"("defaults":{"$schema":"x"},)"),
+                R"($.defaults["$schema"])", "unknown key (allowed here: probe, port,");
+  checkOneError(configWith(R"("host":"127.0.0.1","$schema":"x")"), R"($.targets[0]["$schema"])",
+                "unknown key (allowed here: name, host,");
+  // Any other key is still unknown, whatever it looks like.
+  checkOneError(configWith(R"("host":"127.0.0.1")", R"("$id":"x",)"), R"($["$id"])",
+                "unknown key (allowed here: $schema, listen, web, defaults, min_send_gap, "
+                "sources, targets)");
+  checkOneError(configWith(R"("host":"127.0.0.1")", R"("$schema":"a","$schema":"b",)"),
+                R"($["$schema"])", "duplicate key: remove all but one");
+}
+
+namespace {
+
+// `text` with every comment's characters replaced by spaces, its line breaks kept: the same
+// document at the same line and column. Naive (no '/' may appear in the strings of `text`).
+std::string blankComments(const std::string& text) {
+  std::string out = text;
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '/' && out[i + 1] == '/') {
+      for (; i < out.size() && out[i] != '\n'; ++i) out[i] = ' ';
+    } else if (out[i] == '/' && out[i + 1] == '*') {
+      const std::size_t end = out.find("*/", i + 2);
+      REQUIRE(end != std::string::npos);
+      for (; i < end + 2; ++i) out[i] = out[i] == '\n' ? '\n' : ' ';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Config: comments are white space and keep every error in its place", "[config]") {
+  const std::string commented = R"(// reachmon, commented
+{
+  /* where probes leave from */ "sources": [ // one
+    {"name": "a", "address": "127.0.0.1"} /* , {"name": "b"} */
+  ],
+  "targets" /* before the colon */ : [
+    {"name": "t", "host": "127.0.0.1", "interval": /* before a value */ "1m30s", "labels":
+      {"note": "a // in a string is text, and so is /* this */"}}
+  ] // after the last value
+} /* after the document */ // and at the very end, with no line break)";
+  const auto r = config::parseConfig(commented);
+  INFO(errorText(r));
+  REQUIRE(r.config);
+  CHECK(r.config->sources.size() == 1);
+  CHECK(r.config->targets[0].probe.interval == 90s);
+  CHECK(r.config->targets[0].labels.at("note") == "a // in a string is text, and so is /* this */");
+
+  // Syntax errors, numbers out of range, repeated keys and path errors: reported at the same
+  // line, column and path as in the same file with spaces where the comments are.
+  for (const std::string& text : {
+           std::string("// first line\n{\"sources\": [ /* a\n b */ }"),
+           std::string("{\"sources\": [],\n /* x */ \"targets\": [],, // y\n}"),
+           std::string("/* a */ /* b */\n\n   {\"defaults\": {\"ttl\": /* big */ 1e999}}"),
+           std::string("{\"listen\": \"x\", // one\n /* two */ \"listen\": \"y\"}"),
+           std::string(
+               "{\n// c\n\"targets\": [{/* c */\"name\": \"t\", \"interval\": \"1s30m\"}]}"),
+           std::string("{\"a\": 1} /* trailing */ x"),
+           std::string("/**/{/**/}/**/"),
+       }) {
+    const std::string blank = blankComments(text);
+    INFO("text:\n" << text << "\nblanked:\n" << blank);
+    REQUIRE(blank.find('/') == std::string::npos);
+    const auto with = config::parseConfig(text);
+    const auto without = config::parseConfig(blank);
+    CHECK_FALSE(with.ok());
+    REQUIRE(with.errors.size() == without.errors.size());
+    for (std::size_t i = 0; i < with.errors.size(); ++i) {
+      CHECK(with.errors[i].where == without.errors[i].where);
+      // What the parser "last read" quotes the comment, or the spaces, as they are.
+      const auto upToQuote = [](const std::string& m) {
+        return m.substr(0, m.find("; last read"));
+      };
+      CHECK(upToQuote(with.errors[i].message) == upToQuote(without.errors[i].message));
+    }
+  }
+  // The places themselves, for two of them.
+  CHECK(errorText(config::parseConfig("// first line\n{\"sources\": [ /* a\n b */ }")) ==
+        "line 3, column 7: invalid JSON: syntax error while parsing value - unexpected '}'; "
+        "expected '[', '{', or a literal\n");
+  CHECK(errorText(config::parseConfig(
+            "/* a */ /* b */\n\n   {\"defaults\": {\"ttl\": /* big */ 1e999}}")) ==
+        "$.defaults.ttl: number 1e999 at line 3, column 35 is out of range (its magnitude "
+        "exceeds 1.7e308)\n");
+}
+
+TEST_CASE("Config: a file of comments only, or a comment left open, is a clear error", "[config]") {
+  const std::string no_value =
+      "no JSON value: the file is empty or holds only comments and white space\n";
+  for (const char* text : {"", "  \n", "// nothing yet\n", "/* nothing */", "\xef\xbb\xbf// x",
+                           "// a\n/* b\n c */\n// d"}) {
+    INFO(config::parseConfig(text).errors.size());
+    CHECK(errorText(config::parseConfig(text)) == no_value);
+  }
+  const std::string open =
+      "invalid JSON: unterminated comment: this /* has no closing */ (a // comment ends at the "
+      "end of its line)\n";
+  // Placed at its "/*", however long the rest of the file; the message never holds the rest.
+  CHECK(errorText(config::parseConfig("/* draft")) == "line 1, column 1: " + open);
+  CHECK(errorText(config::parseConfig("{\"sources\": [], /* \"a/*b\": " +
+                                      std::string(100000, 'x'))) == "line 1, column 17: " + open);
+  CHECK(errorText(
+            config::parseConfig("{\"listen\": \"/*\",\n  /* the targets\n  \"targets\": []}")) ==
+        "line 2, column 3: " + open);
+  // A '/' that starts no comment.
+  CHECK(errorText(config::parseConfig("{\"sources\": [] / }")) ==
+        "line 1, column 17: invalid JSON: syntax error while parsing object - invalid comment; "
+        "expecting '/' or '*' after '/'; last read: '\"sources\": [] / '; expected '}'\n");
+  // What the parser last read is cut to its end: a long run of white space or comment before a
+  // mistake does not fill the message.
+  const auto long_gap = config::parseConfig("{\"a\": 1, /* " + std::string(5000, 'c') + " */ x}");
+  REQUIRE(long_gap.errors.size() == 1);
+  CHECK(long_gap.errors[0].str().size() < 250);
+  CHECK(long_gap.errors[0].message.find("; last read: '...ccc") != std::string::npos);
+  CHECK(long_gap.errors[0].message.ends_with("ccc */ x'; expected string literal"));
 }

@@ -216,3 +216,52 @@ TEST_CASE("Config: mistakes in the web object", "[config][web]") {
         "$.web.config_file: empty: omit it for plain HTTP without authentication\n"
         "$.web.enable_reload: expected true or false, found string\n");
 }
+
+TEST_CASE("Web config: comments are white space, and errors keep their places", "[config][web]") {
+  // A bcrypt hash may hold '/': inside a string it is text, never the start of a comment.
+  const auto r = config::parseWebConfig(
+      "// TLS and users of reachmon\n"
+      "{\n"
+      "  /* node_exporter's file, as JSON */\n"
+      "  \"basic_auth_users\": { // bcrypt, cost 4\n"
+      "    \"prometheus\": \"" +
+          kHash +
+          "\" /* \"secret\" */\n"
+          "  }\n"
+          "} // end",
+      "/etc/reachmon");
+  REQUIRE(r.errors.empty());
+  CHECK(r.config->basic_auth_users.at("prometheus") == kHash);
+
+  CHECK(webErrors("{\n  // users\n  \"basic_auth_user\": {}\n}") ==
+        "$.basic_auth_user: unknown key (allowed here: tls_server_config, basic_auth_users)\n");
+  CHECK(webErrors("/* line 1\n   line 2 */ {\"basic_auth_users\": {\"a\" 1}}") ==
+        "line 2, column 40: invalid JSON: syntax error while parsing object separator - "
+        "unexpected number literal; expected ':'\n");
+  CHECK(webErrors("{\"basic_auth_users\": {}} /* not closed") ==
+        "line 1, column 26: invalid JSON: unterminated comment: this /* has no closing */ (a "
+        "// comment ends at the end of its line)\n");
+  CHECK(webErrors("// nothing yet\n") ==
+        "no JSON value: the file is empty or holds only comments and white space\n");
+  // "$schema" is the config file's: the web config has no schema and stays strict.
+  CHECK(webErrors(R"({"$schema": "x"})") ==
+        "$[\"$schema\"]: unknown key (allowed here: tls_server_config, basic_auth_users)\n");
+
+  // Loaded with the config, from files: both may carry comments.
+  const fs::path dir = scratchDir("comments");
+  test::writeConfigFile(dir / "reachmon.json", std::string("// reachmon\n") + kMain);
+  test::writeConfigFile(
+      dir / "web.json",
+      "{ /* users */ \"basic_auth_users\": {\"prometheus\": \"" + kHash + "\"} }\n// end\n");
+  const auto loaded = config::loadConfigFile(dir / "reachmon.json");
+  INFO(errorText(loaded.errors));
+  REQUIRE(loaded.errors.empty());
+  CHECK(loaded.config->web.config.basic_auth_users.count("prometheus") == 1);
+  test::writeConfigFile(dir / "web.json", "{ /* users */ \"basic_auth_users\": {} ");
+  const auto broken = config::loadConfigFile(dir / "reachmon.json");
+  REQUIRE(broken.errors.size() == 1);
+  CHECK(broken.errors[0].str() == "$.web.config_file: " + (dir / "web.json").string() +
+                                      ": line 1, column 38: invalid JSON: syntax error while "
+                                      "parsing object - unexpected end of input; expected '}'");
+  fs::remove_all(dir);
+}

@@ -33,7 +33,8 @@ Result validateJsonText(std::string_view text, const Validate& validate) {
     return result;
   }
   try {
-    const nlohmann::json root = nlohmann::json::parse(text.begin(), text.end());
+    const nlohmann::json root = nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                                                      /*allow_exceptions=*/true, kIgnoreComments);
     result = validate(root);
   } catch (const std::exception& e) {
     // Not expected once the scan passed; a reload must still never end the process.

@@ -15,6 +15,51 @@ using nlohmann::json;
 // nlohmann's id of "number overflow parsing": a number whose magnitude exceeds a double's.
 constexpr int kNumberOverflow = 406;
 
+// Whether `text` holds nothing but white space and complete comments (after a UTF-8 BOM, which
+// the parser skips too): a file without a value.
+bool onlyBlank(std::string_view text) {
+  std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      ++i;
+    } else if (text.substr(i, 2) == "//") {
+      i = text.find_first_of("\n\r", i);
+      if (i == std::string_view::npos) return true;
+    } else if (text.substr(i, 2) == "/*") {
+      const std::size_t end = text.find("*/", i + 2);
+      if (end == std::string_view::npos) return false;
+      i = end + 2;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Where the `/*` of a comment without its closing `*/` is, reading `text` as the parser does
+// (strings and `//` comments skipped), or npos.
+std::size_t openCommentStart(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      ++i;
+    } else if (text.substr(i, 2) == "//") {
+      i = text.find_first_of("\n\r", i);
+    } else if (text.substr(i, 2) == "/*") {
+      const std::size_t end = text.find("*/", i + 2);
+      if (end == std::string_view::npos) return i;
+      i = end + 2;
+    } else {
+      ++i;
+    }
+  }
+  return std::string_view::npos;
+}
+
 // "line L, column C" of the byte at `offset` (0-based) of `text`.
 std::string lineColumn(std::string_view text, std::size_t offset) {
   std::size_t line = 1;
@@ -74,6 +119,15 @@ class Scanner final : public nlohmann::json_sax<json> {
                                                         lineColumn(text_, start) +
                                                         " is out of range (its magnitude "
                                                         "exceeds 1.7e308)"};
+    } else if (!started_ && onlyBlank(text_)) {
+      result.unreadable = ConfigError{
+          "", "no JSON value: the file is empty or holds only comments and white space"};
+    } else if (const std::size_t open = openCommentStart(text_);
+               open != std::string_view::npos &&
+               std::string_view(e.what()).find("missing closing '*/'") != std::string_view::npos) {
+      result.unreadable = ConfigError{lineColumn(text_, open),
+                                      "invalid JSON: unterminated comment: this /* has no "
+                                      "closing */ (a // comment ends at the end of its line)"};
     } else {
       // `position` counts the offending character too.
       result.unreadable = ConfigError{lineColumn(text_, position == 0 ? 0 : position - 1),
@@ -90,6 +144,7 @@ class Scanner final : public nlohmann::json_sax<json> {
     std::set<std::string> keys;
   };
   bool element() {
+    started_ = true;
     if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
     return true;
   }
@@ -115,6 +170,7 @@ class Scanner final : public nlohmann::json_sax<json> {
 
   std::string_view text_;
   std::vector<Frame> frames_;
+  bool started_ = false;  // whether a value has begun
 };
 
 }  // namespace
@@ -129,13 +185,30 @@ std::string exceptionText(const std::exception& e) {
       if (const auto pos = msg.find(": "); pos != std::string::npos) msg = msg.substr(pos + 2);
     }
   }
+  // "last read: '...'" holds everything since the last string or number, white space and
+  // comments included: keep its end, where the error is.
+  constexpr std::string_view kLastRead = "; last read: '";
+  constexpr std::size_t kKeep = 40;
+  if (const auto at = msg.find(kLastRead); at != std::string::npos) {
+    const std::size_t begin = at + kLastRead.size();
+    // The quote closes before "; expected ..." (which has quotes of its own) or at the end.
+    std::size_t end = msg.rfind("'; expected ");
+    if (end == std::string::npos || end < begin) end = msg.ends_with("'") ? msg.size() - 1 : begin;
+    if (end - begin > kKeep + 3) {
+      std::size_t cut = end - kKeep;
+      // Not inside a UTF-8 sequence: skip its continuation bytes.
+      while (cut < end && (static_cast<unsigned char>(msg[cut]) & 0xc0) == 0x80) ++cut;
+      msg = msg.substr(0, begin) + "..." + msg.substr(cut);
+    }
+  }
   return escapeControls(msg);
 }
 
 JsonScan scanJson(std::string_view text) {
   try {
     Scanner scanner(text);
-    json::sax_parse(text.begin(), text.end(), &scanner);
+    json::sax_parse(text.begin(), text.end(), &scanner, json::input_format_t::json,
+                    /*strict=*/true, kIgnoreComments);
     return std::move(scanner.result);
   } catch (const std::exception& e) {
     JsonScan failed;

@@ -13,6 +13,10 @@
 
 namespace reachmon::config {
 
+// Comments (`//` to the end of the line, `/* ... */`) are read as white space (nlohmann's
+// ignore_comments), by the scan and by the parse that builds the document (json_checker.h) alike.
+inline constexpr bool kIgnoreComments = true;
+
 struct JsonScan {
   // Set when the text cannot be read as a document: the one error to report. Syntax errors are
   // placed by line and column; a number out of range by its JSON path, line and column.

@@ -43,7 +43,12 @@ class Validator : JsonChecker {
       error("$", "the config must be a JSON object, found " + typeName(root));
       return finish(cfg);
     }
-    checkKeys(root, "$", {"listen", "web", "defaults", "min_send_gap", "sources", "targets"});
+    checkKeys(root, "$",
+              {"$schema", "listen", "web", "defaults", "min_send_gap", "sources", "targets"});
+    // For editors only (docs/config.md, "Editors"): whatever it names, reachmon does not read it.
+    if (auto* v = find(root, "$schema"))
+      expectType(*v, memberPath("$", "$schema"), v->is_string(),
+                 "a string (the URL or path of config.schema.json)");
     if (auto* v = find(root, "listen"))
       guarded("$.listen", [&] { readListen(*v, "$.listen", cfg.listen); });
     if (auto* v = find(root, "web")) guarded("$.web", [&] { readWeb(*v, cfg.web); });
@@ -82,22 +87,28 @@ class Validator : JsonChecker {
     out = static_cast<T>(n);
   }
 
+  // What follows "invalid duration "...": <what is wrong>" (docs/config.md, "Durations").
+  static constexpr const char* kDurationAdvice =
+      "; use numbers with units h, m, s, ms or us, largest first, e.g. \"250ms\", \"1.5s\" or "
+      "\"1m30s\"";
+
+  static std::string rangeText(DurationRange range) {
+    return " (" + formatDuration(range.min) + " to " + formatDuration(range.max) + ")";
+  }
+
   void readDuration(const json& v, const std::string& path, DurationRange range, Duration& out) {
     std::string s;
     if (!readString(v, path, s)) return;
-    auto d = parseDuration(s);
-    if (!d) {
-      const bool sign = !s.empty() && (s.front() == '-' || s.front() == '+');
-      error(path, "invalid duration " + quote(s) + (sign ? ": no sign allowed;" : ":") +
-                      " use a whole number and a unit us, ms, s, m or h, e.g. \"250ms\"");
+    const DurationResult d = tryParseDuration(s);
+    if (!d.value && !d.too_long) {
+      error(path, "invalid duration " + quote(s) + ": " + d.error + kDurationAdvice);
       return;
     }
-    if (*d < range.min || *d > range.max) {
-      error(path, "duration " + quote(s) + " is out of range (" + formatDuration(range.min) +
-                      " to " + formatDuration(range.max) + ")");
+    if (d.too_long || *d.value < range.min || *d.value > range.max) {
+      error(path, "duration " + quote(s) + " is out of range" + rangeText(range));
       return;
     }
-    out = *d;
+    out = *d.value;
   }
 
   void readFamily(const json& v, const std::string& path, std::optional<Family>& out) {
@@ -115,25 +126,7 @@ class Validator : JsonChecker {
   void readListen(const json& v, const std::string& path, std::string& out) {
     std::string s;
     if (!readString(v, path, s) || !noControls(path, "listen address", s)) return;
-    auto colon = s.rfind(':');
-    std::string host = colon == std::string::npos ? "" : s.substr(0, colon);
-    std::string port = colon == std::string::npos ? "" : s.substr(colon + 1);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-      auto a = core::parseIpAddress(host.substr(1, host.size() - 2));
-      if (!a || a->family != Family::kIpv6) host.clear();
-    } else if (auto a = core::parseIpAddress(host); !a || a->family != Family::kIpv4) {
-      host.clear();
-    }
-    if (host.empty()) {
-      error(path, "invalid listen address " + quote(s) +
-                      ": use \"IPv4:port\" or \"[IPv6]:port\", e.g. \"127.0.0.1:9643\"");
-      return;
-    }
-    if (!parsePort(port)) {
-      error(path, "invalid listen address " + quote(s) + ": the port must be 0 to 65535 in " +
-                      "plain decimal digits, without sign, spaces or leading zeros");
-      return;
-    }
+    if (const std::string why = listenAddressError(s); !why.empty()) return error(path, why);
     out = s;
   }
 
@@ -169,26 +162,24 @@ class Validator : JsonChecker {
   // A bucket bound: a duration ("2500us") or a number of seconds (0.0025), above 0, within
   // kBucketBound. nullopt (with the error reported) when it is not.
   std::optional<Duration> readBucketBound(const json& v, const std::string& path) {
-    const std::string range =
-        " (" + formatDuration(kBucketBound.min) + " to " + formatDuration(kBucketBound.max) + ")";
+    const std::string range = rangeText(kBucketBound);
     if (v.is_string()) {
       const std::string s = v.get<std::string>();
-      const auto d = parseDuration(s);
-      if (!d) {
-        error(path, "invalid duration " + quote(s) +
-                        ": use a whole number and a unit us, ms, s, m or h, e.g. \"250ms\", or a "
-                        "number of seconds");
+      const DurationResult d = tryParseDuration(s);
+      if (!d.value && !d.too_long) {
+        error(path, "invalid duration " + quote(s) + ": " + d.error + kDurationAdvice +
+                        ", or a number of seconds");
         return std::nullopt;
       }
-      if (d->count() == 0) {
+      if (d.value && d.value->count() == 0) {
         error(path, "bound " + quote(s) + " must be above 0");
         return std::nullopt;
       }
-      if (*d < kBucketBound.min || *d > kBucketBound.max) {
+      if (d.too_long || *d.value < kBucketBound.min || *d.value > kBucketBound.max) {
         error(path, "bound " + quote(s) + " is out of range" + range);
         return std::nullopt;
       }
-      return d;
+      return d.value;
     }
     if (!expectType(v, path, v.is_number(), "a duration such as \"250ms\" or a number of seconds"))
       return std::nullopt;
@@ -473,6 +464,25 @@ class Validator : JsonChecker {
 };
 
 }  // namespace
+
+std::string listenAddressError(const std::string& s) {
+  auto colon = s.rfind(':');
+  std::string host = colon == std::string::npos ? "" : s.substr(0, colon);
+  std::string port = colon == std::string::npos ? "" : s.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    auto a = core::parseIpAddress(host.substr(1, host.size() - 2));
+    if (!a || a->family != Family::kIpv6) host.clear();
+  } else if (auto a = core::parseIpAddress(host); !a || a->family != Family::kIpv4) {
+    host.clear();
+  }
+  if (host.empty())
+    return "invalid listen address " + quote(s) +
+           ": use \"IPv4:port\" or \"[IPv6]:port\", e.g. \"127.0.0.1:9643\"";
+  if (!parsePort(port))
+    return "invalid listen address " + quote(s) + ": the port must be 0 to 65535 in " +
+           "plain decimal digits, without sign, spaces or leading zeros";
+  return "";
+}
 
 LoadResult parseConfig(std::string_view text) {
   return validateJsonText<LoadResult>(text, [](const json& root) { return Validator().run(root); });

@@ -31,6 +31,10 @@ struct LoadResult {
 // becomes an error in the result, so a reload cannot end the process. Messages never echo raw
 // control characters from the input (they appear as \u00XX).
 LoadResult parseConfig(std::string_view text);
+
+// Why `listen` ("IPv4:port" or "[IPv6]:port") is not a valid listen address, or empty if it is:
+// the check of the config's "listen", for `reachmon run --listen` too.
+std::string listenAddressError(const std::string& listen);
 // The most a config file may hold (100,000 targets take about 10 MB).
 constexpr std::uintmax_t kMaxConfigBytes = std::uintmax_t{64} << 20;
 // The most a web config file, or a certificate, key or CA file it names, may hold.
