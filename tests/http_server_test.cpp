@@ -246,3 +246,62 @@ TEST_CASE("HttpServer: basic authentication guards every endpoint", "[http]") {
   server.setAccess(kOpen);
   CHECK(httpGet(port, "/metrics").status == 200);
 }
+
+TEST_CASE("HttpServer: /-/ready answers the readiness verdict and 200 without a handler",
+          "[http]") {
+  bool ready = false;
+  auto h = handlers(true, true);
+  h.ready = [&ready] {
+    return std::make_pair(ready, std::string(ready ? "ready" : "not ready: resolving"));
+  };
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
+  auto r = httpGet(server.port(), "/-/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body == "not ready: resolving\n");
+  CHECK(r.content_type == "text/plain; charset=utf-8");
+  ready = true;
+  r = httpGet(server.port(), "/-/ready");
+  CHECK(r.status == 200);
+  CHECK(r.body == "ready\n");
+  CHECK(httpPost(server.port(), "/-/ready").status == 405);
+
+  service::HttpServer plain("127.0.0.1:0", std::nullopt, kOpen, handlers(true, true));
+  r = httpGet(plain.port(), "/-/ready");
+  CHECK(r.status == 200);
+  CHECK(r.body == "ready\n");
+}
+
+TEST_CASE("HttpServer: HEAD of every GET endpoint sends GET's status and headers and no body",
+          "[http]") {
+  auto h = handlers(true, true);
+  bool ready = false;
+  h.ready = [&ready] { return std::make_pair(ready, std::string("not ready: resolving")); };
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, h);
+  const auto same = [&](const std::string& path, const std::string& headers) {
+    INFO(path << " " << headers);
+    const auto get = httpRequest("GET", server.port(), path, headers);
+    const auto head = httpRequest("HEAD", server.port(), path, headers);
+    CHECK(head.status == get.status);
+    CHECK(head.body.empty());
+    CHECK_FALSE(get.body.empty());
+    CHECK(head.headers.at("content-length") == std::to_string(get.body.size()));
+    for (const char* name : {"content-type", "content-length", "content-encoding", "vary",
+                             "cache-control", "www-authenticate"}) {
+      INFO(name);
+      CHECK(head.headers.count(name) == get.headers.count(name));
+      if (get.headers.count(name)) CHECK(head.headers.at(name) == get.headers.at(name));
+    }
+  };
+  for (const char* path : {"/metrics", "/-/healthy", "/-/ready", "/"}) {
+    same(path, "");
+    same(path, "Accept-Encoding: gzip\r\n");
+  }
+  ready = true;
+  same("/-/ready", "");
+  CHECK(httpRequest("HEAD", server.port(), "/metrics", "Accept-Encoding: gzip\r\n")
+            .headers.at("content-encoding") == "gzip");
+  // And the refusals: 401 for a request without credentials.
+  server.setAccess(
+      {{{"prometheus", "$2b$04$A7Zt2cIxd7ytydtRhZFwCeRSipD95l569bhdZOHqGtpoTIp/tzwL."}}, true});
+  for (const char* path : {"/metrics", "/-/healthy", "/-/ready", "/"}) same(path, "");
+}

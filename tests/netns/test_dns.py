@@ -185,3 +185,40 @@ def test_dns_that_never_answers_blocks_nothing(reachmon_bin, workdir, dns_ns):
         print(f"SIGTERM {hanging_for:.2f} s after start: exited with {rc} after {stop:.3f} s")
         assert rc == 0, rm.read_log()
         assert stop < 1.0 and stop < budget, f"stop took {stop:.2f} s"
+
+
+def test_ready_waits_for_the_first_lookup_of_every_target_name(reachmon_bin, workdir, dns_ns):
+    """/-/ready is 503 while a target name's first lookup hangs (reachmon probes and serves
+    meanwhile: /-/healthy is 200 and the literal is answered), and 200 once every name's first
+    lookup has ended: the /etc/hosts name's answered, the hanging one's past reachmon's lookup
+    deadline (a failure: its paths count resolve_failed). From then on a scrape shows the
+    outcome of each."""
+    ns, sink_log = dns_ns
+    cfg = os.path.join(workdir, "ready.json")
+    write_json(cfg, {
+        "listen": LISTEN_ANY_PORT,
+        "defaults": {"interval": "100ms", "timeout": "80ms"},
+        "sources": [{"name": "lo", "address": "127.0.0.1"}],
+        "targets": [{"name": "ip", "host": "127.0.0.1"},
+                    {"name": "never-a", "host": HANGING[0]},
+                    {"name": "quick", "host": FROM_HOSTS}],
+    })
+    with Reachmon(reachmon_bin, cfg, netns=ns, log_path=os.path.join(workdir, "ready.log")) as rm:
+        rm.wait_ready(timeout=30)
+        code, body = rm.get("/-/ready")
+        assert code == 503, body
+        assert body.startswith("not ready: the first lookup of ") and "of 2 target names" in body, \
+            body
+        assert rm.get("/-/healthy")[0] == 200
+        wait_for("the literal to be answered while not ready",
+                 lambda: rm.metrics().get("reachmon_probes_replied_total", target="ip") >= 1)
+        assert rm.get("/-/ready")[0] == 503, "ready before the hanging lookup ended"
+        assert HANGING[0].rstrip(".") in open(sink_log).read(), "reachmon never asked for it"
+
+        wait_for("/-/ready to answer 200", lambda: rm.get("/-/ready") == (200, "ready\n"),
+                 timeout=60)
+        m = rm.metrics()
+        assert m.has("reachmon_target_info", target="quick", address="127.0.0.2"), m.text
+        assert m.has("reachmon_target_info", target="never-a", address=""), m.text
+        wait_for("resolve_failed on the hanging name", lambda: rm.metrics().get(
+            "reachmon_probe_errors_total", target="never-a", reason="resolve_failed") >= 1)
