@@ -4,9 +4,13 @@ config from the shipped example, and starts the service, which answers /metrics 
 the documented default port with replied loopback probes. The same version installed again
 replaces the installed product in place; an edited config survives a major upgrade to a newer
 MSI, and the upgraded service runs with it; msiexec /x stops and removes the service and the
-program files and leaves the config in ProgramData. Finally, an install over a kept config that
-is invalid succeeds: the service is installed but stopped, and the MSI log and the service's
-log say why.
+program files and leaves the config in ProgramData. An install over a kept config that is
+invalid succeeds: the service is installed but stopped, and the MSI log and the service's log say
+why. Unattended installs: invalid LISTEN, CONFIG and FIREWALL values end the install before it
+changes anything, each named in the MSI log; LISTEN and CONFIG become the service's --listen and
+--config (the config created from the example; the service answers on LISTEN's port), FIREWALL=1
+passes the rule for LISTEN's port to the firewall API, an upgrade keeps what it is not given, a
+loopback LISTEN gets no rule, and the uninstall removes the rule and the remembered values.
 
 Run by ctest (wine_msi; WINEPREFIX set and initialised):
     pytest test_msi_wine.py --msi=MSI --wxs=WXS --msi-stage=STAGE_DIR --workdir=DIR
@@ -101,6 +105,10 @@ def build_msi(path_option, workdir):
             args += ["-D", f"Version={version}" if define.startswith("Version=") else define]
         r = subprocess.run(args + [path_option("wxs")], cwd=stage, capture_output=True, text=True)
         assert r.returncode == 0, f"wixl cannot build {name}:\n{r.stderr}"
+        # What the build does after wixl (installer/CMakeLists.txt).
+        secure = os.path.join(os.path.dirname(path_option("wxs")), "msi_secure_properties.cmake")
+        r = subprocess.run(["cmake", f"-DMSI={out}", "-P", secure], capture_output=True, text=True)
+        assert r.returncode == 0, f"msi_secure_properties.cmake fails on {name}:\n{r.stderr}"
         return out
     return build
 
@@ -339,3 +347,157 @@ def test_the_msi_log_says_the_start_was_attempted_and_where_the_reason_is(
     assert "reachmon: start of the service reachmon requested" in text, our_lines(text)
     assert re.search(r"reachmon: the service reachmon did not start \(it stopped, exit code 1\)"
                      r".*C:\\ProgramData\\reachmon\\logs\\reachmon\.log", text), our_lines(text)
+
+
+# Unattended installs: LISTEN, CONFIG and FIREWALL (reachmon.wxs, msi_actions.cpp PrepareInstall).
+CUSTOM_CONFIG = "C:\\reachmon-test\\conf\\reachmon.json"
+SETTINGS_KEY = r"HKLM\Software\reachmon"
+
+
+def remembered_properties():
+    out = wine("reg", "query", SETTINGS_KEY, "/v", "InstallProperties").stdout
+    m = re.search(r"InstallProperties\s+REG_SZ\s+(.*\S)", out)
+    return m[1] if m else None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def refused(installed_over_invalid_config, msi, workdir):
+    """An install with three invalid properties over the installed product:
+    (msiexec result, its MSI log, ImagePath before, products before)."""
+    before = image_path(), products()
+    log_path = os.path.join(workdir, "install-refused.log")
+    result = msiexec("/i", msi, "LISTEN=localhost:9643", "CONFIG=reachmon.json", "FIREWALL=yes",
+                     log_path=log_path)
+    return result, msi_log(log_path), *before
+
+
+def test_invalid_properties_end_the_install_before_any_change(refused):
+    result, text, image_before, products_before = refused
+    # ERROR_INSTALL_FAILURE (1603), as Linux sees the exit code of the Wine process: its low byte.
+    assert result.returncode == 1603 % 256, result.stdout + result.stderr
+    assert "reachmon: reachmon cannot be installed with these properties:" in text, our_lines(text)
+    for expected in ('LISTEN: invalid listen address "localhost:9643": use "IPv4:port" or '
+                     '"[IPv6]:port", e.g. "127.0.0.1:9643"',
+                     'CONFIG: "reachmon.json": not an absolute path',
+                     'FIREWALL: "yes": use FIREWALL=1'):
+        assert expected in text, our_lines(text)
+    assert products() == products_before, "the installed product was replaced"
+    assert image_path() == image_before == QUOTED_COMMAND
+
+
+@pytest.fixture(scope="module")
+def custom_config(wine_prefix):
+    """CUSTOM_CONFIG as a Linux path; its folders are gone before the test and after it."""
+    top = os.path.join(wine_prefix, "drive_c", "reachmon-test")
+    subprocess.run(["rm", "-rf", top])
+    yield os.path.join(top, "conf", "reachmon.json")
+    subprocess.run(["rm", "-rf", top])
+
+
+@pytest.fixture(scope="module")
+def unattended(refused, msi, custom_config, workdir):
+    """msiexec /i MSI LISTEN=0.0.0.0:PORT CONFIG=CUSTOM_CONFIG FIREWALL=1 over the installed
+    product: (result, MSI log, PORT). The config in ProgramData is still the invalid one, so a
+    service that answers runs with CONFIG."""
+    port = free_port()
+    log_path = os.path.join(workdir, "install-unattended.log")
+    result = msiexec("/i", msi, f"LISTEN=0.0.0.0:{port}", f"CONFIG={CUSTOM_CONFIG}", "FIREWALL=1",
+                     log_path=log_path)
+    return result, msi_log(log_path), port
+
+
+def test_listen_and_config_go_into_the_service_command_line(unattended):
+    result, text, port = unattended
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = f'{QUOTED_COMMAND} --config "{CUSTOM_CONFIG}" --listen 0.0.0.0:{port}'
+    assert image_path() == expected
+    assert f"reachmon: service reachmon command line: {expected}" in text, our_lines(text)
+
+
+def test_config_is_created_from_the_example_and_protected(unattended, custom_config, dirs,
+                                                          config_path):
+    _, text, _ = unattended
+    assert read_json(custom_config) == read_json(os.path.join(dirs["program"],
+                                                              "reachmon.example.json"))
+    assert f"reachmon: created {CUSTOM_CONFIG} from " in text, our_lines(text)
+    # The DACL of %ProgramData%\reachmon, on the file alone (its folder is the operator's).
+    assert f"reachmon: protected {CUSTOM_CONFIG}: O:BAG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)" \
+           "(A;;0x1200a9;;;BU) (read back: " in text, our_lines(text)
+    assert read_text(config_path) == INVALID_CONFIG, "the config in ProgramData was replaced"
+
+
+def test_the_service_runs_with_config_and_listen(unattended):
+    """The example listens on 9643; the service answers on LISTEN's port instead, and probes:
+    it runs with the config CONFIG names (the default one would stop it)."""
+    _, _, port = unattended
+    m = wait_metrics("the service on LISTEN's port", lambda: scrape(port),
+                     lambda m: m.get("reachmon_probes_replied_total", target="localhost-v4") >= 1,
+                     timeout=30)
+    assert m.has("reachmon_build_info", platform="windows")
+    assert not listening(DEFAULT_PORT), "the service listens where the config says, not LISTEN"
+
+
+def test_firewall_1_adds_the_rule_for_listens_port(unattended):
+    """What reaches the firewall API: Wine's accepts the rule and keeps nothing (its Item is not
+    implemented), so the rule itself is read back on Windows only."""
+    _, text, port = unattended
+    assert ('reachmon: added the firewall rule "reachmon": inbound TCP to port '
+            f'{port} on any local address for C:\\Program Files\\reachmon\\reachmon.exe, every '
+            'profile') in text, our_lines(text)
+
+
+def test_the_properties_are_remembered(unattended):
+    _, _, port = unattended
+    assert remembered_properties() == f"0.0.0.0:{port}|{CUSTOM_CONFIG}|1"
+
+
+@pytest.fixture(scope="module")
+def upgraded_with_loopback(unattended, newer_msi, workdir):
+    """The newer MSI with LISTEN=127.0.0.1:PORT2 only: CONFIG and FIREWALL=1 come from the
+    installed product. (result, MSI log, PORT2)."""
+    port = free_port()
+    log_path = os.path.join(workdir, "upgrade-unattended.log")
+    result = msiexec("/i", newer_msi[1], f"LISTEN=127.0.0.1:{port}", log_path=log_path)
+    return result, msi_log(log_path), port
+
+
+def test_an_upgrade_keeps_what_it_is_not_given_and_takes_what_it_is(upgraded_with_loopback):
+    result, text, port = upgraded_with_loopback
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert image_path() == f'{QUOTED_COMMAND} --config "{CUSTOM_CONFIG}" --listen 127.0.0.1:{port}'
+    assert f"reachmon: CONFIG={CUSTOM_CONFIG}: as the installed reachmon was installed" in text, \
+        our_lines(text)
+    assert "reachmon: FIREWALL=1: as the installed reachmon was installed" in text, our_lines(text)
+    assert remembered_properties() == f"127.0.0.1:{port}|{CUSTOM_CONFIG}|1"
+    wait_metrics("the upgraded service on the new LISTEN port", lambda: scrape(port),
+                 lambda m: m.get("reachmon_probes_replied_total", target="localhost-v4") >= 1,
+                 timeout=30)
+
+
+def test_a_loopback_listen_gets_no_firewall_rule(upgraded_with_loopback):
+    _, text, port = upgraded_with_loopback
+    assert (f"reachmon: no firewall rule: LISTEN 127.0.0.1:{port} is a loopback address"
+            in text), our_lines(text)
+    assert "added the firewall rule" not in text, our_lines(text)
+
+
+@pytest.fixture(scope="module")
+def unattended_uninstalled(upgraded_with_loopback, newer_msi, workdir):
+    log_path = os.path.join(workdir, "uninstall-unattended.log")
+    return msiexec("/x", newer_msi[1], log_path=log_path), msi_log(log_path)
+
+
+def test_uninstall_removes_the_rule_and_what_was_remembered(unattended_uninstalled,
+                                                            custom_config):
+    result, text = unattended_uninstalled
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'reachmon: removed the firewall rule "reachmon"' in text, our_lines(text)
+    assert remembered_properties() is None, "the uninstall left HKLM\\Software\\reachmon"
+    assert wine("sc", "query", "reachmon").returncode != 0, "the service is still registered"
+    assert os.path.exists(custom_config), "the uninstall removed the operator's config"
