@@ -1,6 +1,6 @@
 # Dependencies of the MinGW cross build. scripts/build-windows prepares REACHMON_WIN_DEPS_PREFIX:
 # prometheus-cpp (core), civetweb (with TLS), OpenSSL 3 (static) and libxcrypt (bcrypt only)
-# cross-compiled from Debian's source packages, plus include/{spdlog,fmt,nlohmann,catch2} linked
+# cross-compiled from Debian's source packages, plus include/{spdlog,fmt,nlohmann,catch2,CLI} linked
 # to Debian's header-only libraries. Nothing else from /usr/include is visible to the Windows
 # build. zlib comes with the toolchain's own libraries (Debian's libz-mingw-w64-dev, MSYS2's
 # mingw-w64-x86_64-zlib).
@@ -54,6 +54,7 @@ endfunction()
 reachmon_header_only(nlohmann_json::nlohmann_json)
 reachmon_header_only(Catch2::Catch2)
 reachmon_header_only(spdlog::spdlog)
+reachmon_header_only(CLI11::CLI11)
 # Debian's spdlog uses the external fmt; both are used header-only here.
 set_property(TARGET spdlog::spdlog PROPERTY INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
 # The static civetweb calls OpenSSL (linked in, not loaded at run time) and Winsock: both go

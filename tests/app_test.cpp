@@ -6,11 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -315,4 +317,107 @@ TEST_CASE("App: start-up and reload and stop never wait for DNS and names join w
   r->thread.join();  // "hang.example" is still blocked
   CHECK(r->monitor->stopped);
   r.reset();  // the App's destructor does not wait for it either
+}
+
+TEST_CASE(
+    "App: watchdog keep-alives come while the probe loop makes progress and stop while it "
+    "stalls",
+    "[app]") {
+  std::atomic<int> alive{0};
+  RunningApp r("alive", configText(kT1),
+               [&](service::AppOptions& o) { o.on_alive = [&alive] { ++alive; }; });
+  REQUIRE(r.start() > 0);
+  REQUIRE(test::eventually([&] { return alive.load() >= 2; }));  // about one a second
+  r.monitor->beat(6s);                  // the loop's last progress 6 s ago: /-/healthy's 503
+  std::this_thread::sleep_for(1500ms);  // a keep-alive decided before the stall may still come
+  const int at_stall = alive.load();
+  std::this_thread::sleep_for(2500ms);  // two or more rounds of the main loop
+  CHECK(alive.load() == at_stall);
+  CHECK(httpGet(r.port, "/-/healthy").status == 503);
+  r.monitor->beat(0s);
+  CHECK(test::eventually([&] { return alive.load() > at_stall; }));
+}
+
+TEST_CASE("App: a reload tells the service manager it starts and ends whether applied or refused",
+          "[app]") {
+  std::mutex mutex;
+  std::vector<std::string> events;
+  RunningApp r("notify-reload", configText(kT1), [&](service::AppOptions& o) {
+    o.on_reloading = [&] {
+      std::lock_guard lock(mutex);
+      events.push_back("reloading");
+    };
+    o.on_reloaded = [&](const std::string& status) {
+      std::lock_guard lock(mutex);
+      events.push_back(status);
+    };
+  });
+  REQUIRE(r.start() > 0);
+  writeConfigFile(r.file, configText(kT1 + "," + kT2));
+  CHECK(httpPost(r.port, "/-/reload").status == 200);
+  writeConfigFile(r.file, "{ broken");
+  CHECK(httpPost(r.port, "/-/reload").status == 400);
+  std::lock_guard lock(mutex);
+  REQUIRE(events.size() == 4);
+  CHECK(events[0] == "reloading");
+  CHECK(events[1] == "config reloaded: 2 paths");
+  CHECK(events[2] == "reloading");
+  CHECK(events[3] ==
+        "reload (POST /-/reload) refused; probing 2 paths, config reload failed (the "
+        "previous one runs)");
+}
+
+TEST_CASE("App: --listen replaces the config's listen address at start and at every reload",
+          "[app]") {
+  // The file's address is not this host's: serving there would fail.
+  RunningApp r("listen-override", configText(kT1, "192.0.2.1:9643"),
+               [](service::AppOptions& o) { o.listen_override = "127.0.0.1:0"; });
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  REQUIRE(r.start() > 0);
+  writeConfigFile(r.file, configText(kT2, "192.0.2.2:9643"));
+  CHECK(httpPost(r.port, "/-/reload").status == 200);
+  CHECK(r.monitor->lastTargets() == std::vector<std::string>{"t2"});
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+  CHECK(log.str().find("\"listen\" changed") == std::string::npos);  // the override stays
+}
+
+TEST_CASE("App: /-/ready is 503 until every target name has had its first lookup then 200",
+          "[app]") {
+  auto dns = std::make_shared<DnsGates>();
+  struct ReleaseAll {
+    std::shared_ptr<DnsGates> dns;
+    ~ReleaseAll() { dns->release("late.example"); }
+  } release_at_end{dns};
+  const std::string targets = kT1 + R"(,{"name":"named","host":"named.example"})";
+  RunningApp r("ready", configText(targets), [dns](auto& options) {
+    options.resolve_host = [dns](const std::string& host,
+                                 core::Family) -> std::variant<core::IpAddress, std::string> {
+      std::unique_lock lock(dns->mutex);
+      dns->cv.wait(lock, [&] { return dns->open.count(host) > 0; });
+      return *core::parseIpAddress("127.0.0.3");
+    };
+  });
+  REQUIRE(r.start() > 0);
+  // The lookup of named.example is held at its gate: probing and serving, but not ready.
+  const auto waiting = httpGet(r.port, "/-/ready");
+  CHECK(waiting.status == 503);
+  CHECK(waiting.body == "not ready: the first lookup of 1 of 1 target names is under way\n");
+  CHECK(httpRequest("HEAD", r.port, "/-/ready").status == 503);
+  CHECK(httpGet(r.port, "/-/healthy").status == 200);  // another question: the loop progresses
+
+  dns->release("named.example");
+  REQUIRE(eventually([&] { return httpGet(r.port, "/-/ready").status == 200; }));
+  // Ready: a scrape shows the name's address.
+  CHECK(httpGet(r.port, "/metrics")
+            .body.find(R"(reachmon_target_info{target="named",address="127.0.0.3"} 1)") !=
+        std::string::npos);
+  // Ready for good: a reload adding a name whose lookup hangs does not take it back.
+  writeConfigFile(r.file, configText(targets + R"(,{"name":"late","host":"late.example"})"));
+  CHECK(httpPost(r.port, "/-/reload").status == 200);
+  const auto after_reload = httpGet(r.port, "/-/ready");
+  CHECK(after_reload.status == 200);
+  CHECK(after_reload.body == "ready\n");
 }

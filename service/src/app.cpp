@@ -9,9 +9,11 @@
 
 #include "gzip.h"
 #include "process_memory.h"
+#include "process_metrics.h"
 #include "reachmon/config/loader.h"
 #include "reachmon/service/http_server.h"
 #include "reachmon/service/status_page.h"
+#include "readiness.h"
 #include "scrape_cache.h"
 #include "target_resolver.h"
 #include "tls_context.h"
@@ -43,6 +45,7 @@ MetricsBody renderMetrics(const core::MetricsCollector& collector,
   const std::size_t last = last_gzip_bytes.load(std::memory_order_relaxed);
   GzipWriter gzip(kMetricsGzipLevel, last + last / 8 + 4096);
   collector.renderText([&gzip](std::string_view piece) { gzip.write(piece); });
+  gzip.write(renderProcessMetrics(readProcessStats()));  // at scrape time, on this HTTP thread
   MetricsBody body;
   body.text_bytes = gzip.textBytes();
   body.gzip = gzip.finish();
@@ -69,6 +72,7 @@ void App::run(Control& control) {
   }
   if (const std::string why = vetConfig(loaded.config->web.config_path); !why.empty())
     throw std::runtime_error(why);
+  if (!options_.listen_override.empty()) loaded.config->listen = options_.listen_override;
   monitor_ = options_.make_monitor ? options_.make_monitor() : core::Monitor::create({});
   {
     // IP-literal targets are probed at once; DNS names join when they resolve (onResolved).
@@ -101,6 +105,11 @@ void App::run(Control& control) {
       });
   handlers.metrics = [scrapes] { return scrapes->get(); };
   handlers.healthy = [this] { return healthy(); };
+  handlers.ready = [readiness = std::make_shared<Readiness>([this] {
+                      std::lock_guard lock(reload_mutex_);  // config_ and resolver_
+                      if (!resolver_) return std::make_pair(false, std::string("stopping"));
+                      return startupDone(*config_, resolver_->states(), *monitor_->snapshot());
+                    })] { return readiness->check(); };
   handlers.reload = [this] { return reload("POST /-/reload"); };
   handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };
   http_ = std::make_unique<HttpServer>(config_->listen, config_->web.config.tls,
@@ -119,6 +128,7 @@ void App::run(Control& control) {
   // apart, so that a file caught mid-write is not taken for a broken edit.
   std::optional<std::string> changed_to;
   for (;;) {
+    if (options_.on_alive && healthy().first) options_.on_alive();
     const auto event = control.waitFor(std::chrono::seconds(1));
     if (event == Control::Event::kStop) break;
     if (event == Control::Event::kReload) {
@@ -143,6 +153,7 @@ void App::run(Control& control) {
     reload("file change");
   }
   spdlog::info("stopping");
+  if (options_.on_stopping) options_.on_stopping();
   control.noteStopProgress();  // each step: the Windows host advances STOP_PENDING's checkpoint
   http_.reset();
   stopResolver();  // lookups still running are abandoned, never waited for
@@ -192,15 +203,26 @@ void App::stopResolver() {
 
 std::pair<bool, std::string> App::reload(const std::string& trigger) {
   std::lock_guard lock(reload_mutex_);
+  if (options_.on_reloading) options_.on_reloading();
+  std::pair<bool, std::string> result;
   // Nothing a reload meets (the file, the resolver, the monitor) may end the process.
   try {
-    return reloadLocked(trigger);
+    result = reloadLocked(trigger);
   } catch (const std::exception& e) {
     reload_status_.last_successful = false;
     spdlog::error("reload ({}) failed, keeping the running config: {}", trigger, e.what());
-    return {false,
-            std::string("config not reloaded, the running config stays:\n") + e.what() + "\n"};
+    result = {false,
+              std::string("config not reloaded, the running config stays:\n") + e.what() + "\n"};
   }
+  if (options_.on_reloaded)
+    options_.on_reloaded(result.first ? result.second
+                                      : "reload (" + trigger + ") refused; " + statusLine());
+  return result;
+}
+
+std::string App::statusLine() const {
+  return "probing " + std::to_string(monitor_->snapshot()->paths.size()) + " paths, config " +
+         (reload_status_.last_successful ? "loaded" : "reload failed (the previous one runs)");
 }
 
 HttpAccess App::httpAccess(const config::Config& cfg) {
@@ -255,6 +277,7 @@ std::pair<bool, std::string> App::reloadLocked(const std::string& trigger) {
   }
   // The HTTP server keeps its address and TLS settings until a restart; users and enable_reload
   // apply at once.
+  if (!options_.listen_override.empty()) loaded.config->listen = options_.listen_override;
   if (config_) {
     if (loaded.config->listen != config_->listen)
       spdlog::warn("\"listen\" changed to {}; it takes effect at the next restart",

@@ -1,11 +1,13 @@
+// The command line (CLI11): one subcommand per task, `--help` on each, `--opt=value` and
+// `--opt value` alike, short options where ping and the Prometheus exporters have them.
 #include "reachmon/service/cli.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
-#include <map>
 #include <optional>
 
 #include "basic_auth.h"
@@ -14,79 +16,52 @@
 #include "reachmon/config/loader.h"
 #include "reachmon/core/interfaces.h"
 #include "reachmon/service/app.h"
+#include "reachmon/service/http_server.h"
 #include "tls_context.h"
 #include "version.h"
 
 namespace reachmon::service {
 namespace {
 
-constexpr const char* kHelp = R"(reachmon - per-source reachability, latency and loss for Prometheus
+constexpr const char* kFooter = R"(
+Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%\reachmon\reachmon.json).
+Durations look like 250ms, 1s, 1m30s, 1.5s. Every command takes --help.
+Documentation: docs/config.md, docs/metrics.md; man reachmon.)";
 
-Usage:
-  reachmon run [--config FILE] [--log-level LEVEL]
-      Probe in the foreground (or as the Windows service) until stopped; SIGHUP, a service
-      PARAMCHANGE, POST /-/reload or an edit of the config file reloads it.
-      Default config: /etc/reachmon/reachmon.json (Windows: %ProgramData%\reachmon\reachmon.json).
-  reachmon check-config FILE
-      Validate FILE (and the web config file it names, loading its certificate and key) and
-      print every error with its JSON path. Exit 0 if valid, 1 if not.
-  reachmon hash-password [--cost N]
-      Read a password and print its bcrypt hash for the web config file's basic_auth_users. On
-      a terminal it asks twice without echo; from a pipe it reads one line (a second, different
-      line is an error). N is the bcrypt cost, 4 to 31 (default 10); at most 72 bytes.
-  reachmon interfaces
-      List the interfaces usable as sources: name, index, state and addresses.
-  reachmon probe --source S --target T [--count N] [--interval D] [--timeout D] [--udp PORT]
-      One-off probes from source S (an address or an interface) to target T, like `ping -S`.
-      With --udp, UDP datagrams to PORT instead of ICMP echo requests: a reply is an echo
-      from PORT or the target's ICMP port unreachable (a closed port answers too).
-  reachmon --version | --help
-)";
-
-constexpr const char* kHelpEnd = R"(
-
-LEVEL is one of trace, debug, info, warn, error (default info). Durations look like 250ms, 1s.
-Documentation: docs/config.md, docs/metrics.md.
-)";
-
-int usageError(const std::string& message) {
-  std::cerr << "reachmon: " << message << "\nRun 'reachmon --help' for usage.\n";
+// Usage errors exit 2, like ping's and most tools'.
+int usageError(const std::string& command, const std::string& message) {
+  std::cerr << "reachmon: " << message << "\nRun 'reachmon "
+            << (command.empty() ? "" : command + " ") << "--help' for usage.\n";
   return 2;
 }
 
-// Takes "--name VALUE" pairs from args[start..]; returns an error message or empty.
-std::string takeOptions(const std::vector<std::string>& args, std::size_t start,
-                        std::map<std::string, std::string>& out) {
-  for (std::size_t i = start; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (!out.count(a)) return "unknown option '" + a + "'";
-    if (i + 1 >= args.size()) return "option '" + a + "' needs a value";
-    out[a] = args[++i];
-  }
-  return "";
-}
-
-int checkConfig(const std::vector<std::string>& args) {
-  if (args.size() != 2) return usageError("check-config takes exactly one FILE");
-  auto result = config::loadConfigFile(args[1]);
-  for (const auto& e : result.errors) std::cerr << args[1] << ": " << e.str() << "\n";
+int checkConfig(const std::string& file) {
+  auto result = config::loadConfigFile(file);
+  for (const auto& e : result.errors) std::cerr << file << ": " << e.str() << "\n";
   if (!result.ok()) {
-    std::cerr << args[1] << ": " << result.errors.size() << " error(s)\n";
+    std::cerr << file << ": " << result.errors.size() << " error(s)\n";
+    return 1;
+  }
+  // What only the HTTP server used to find out at `run`.
+  if (const std::string why =
+          unservable(result.config->listen, result.config->web.config.tls.has_value());
+      !why.empty()) {
+    std::cerr << file << ": $.listen: " << why << "\n" << file << ": 1 error(s)\n";
     return 1;
   }
   const config::Web& web = result.config->web;
   if (web.config.tls) {
     if (const std::string why = checkTls(*web.config.tls); !why.empty()) {
-      std::cerr << args[1] << ": $.web.config_file: " << web.config_path.string() << ": " << why
+      std::cerr << file << ": $.web.config_file: " << web.config_path.string() << ": " << why
                 << "\n";
       return 1;
     }
     for (const auto& w : certificateWarnings(*web.config.tls))
-      std::cerr << args[1] << ": warning: " << w << "\n";
+      std::cerr << file << ": warning: " << w << "\n";
   }
   for (const auto& w : config::platformWarnings(*result.config, kPlatform))
-    std::cerr << args[1] << ": warning: " << w.str() << "\n";
-  std::cout << args[1] << ": OK (" << result.config->sources.size() << " sources, "
+    std::cerr << file << ": warning: " << w.str() << "\n";
+  std::cout << file << ": OK (" << result.config->sources.size() << " sources, "
             << result.config->targets.size() << " targets; HTTP" << (web.config.tls ? "S" : "")
             << ", "
             << (web.config.basic_auth_users.empty()
@@ -96,14 +71,7 @@ int checkConfig(const std::vector<std::string>& args) {
   return 0;
 }
 
-int hashPasswordCommand(const std::vector<std::string>& args) {
-  std::map<std::string, std::string> opts = {{"--cost", "10"}};
-  if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
-  int cost = 0;
-  const std::string& c = opts["--cost"];
-  if (c.size() > 2 || c.empty() || c.find_first_not_of("0123456789") != std::string::npos ||
-      (cost = std::stoi(c)) < 4 || cost > 31)
-    return usageError("--cost must be a whole number from 4 to 31, not '" + c + "'");
+int hashPasswordCommand(int cost) {
   const auto password = readSecretLine("Password: ");
   if (!password) {
     std::cerr << "reachmon: hash-password: no password on standard input\n";
@@ -143,23 +111,31 @@ int interfaces() {
   return 0;
 }
 
-int run(const std::vector<std::string>& args) {
-  std::map<std::string, std::string> opts = {{"--config", defaultConfigPath()},
-                                             {"--log-level", "info"}};
-  if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
-  const auto level = spdlog::level::from_str(opts["--log-level"]);
-  if (level == spdlog::level::off && opts["--log-level"] != "off")
-    return usageError("unknown log level '" + opts["--log-level"] + "'");
-  setupRunLogging();
-  spdlog::set_level(level);
-  prepareConfig(opts["--config"]);
+struct RunOptions {
+  std::string config = defaultConfigPath();
+  std::string listen;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+int run(const RunOptions& opts) {
+  setupRunLogging(parseLogFormat(opts.log_format).value_or(LogFormat::kText));
+  spdlog::set_level(spdlog::level::from_str(opts.log_level));
+  prepareConfig(opts.config);
   Control control;
-  return runHosted(control, [&](const std::function<void()>& ready) {
+  return runHosted(control, [&](const HostHooks& hooks) {
     try {
       AppOptions options;
-      options.config_path = opts["--config"];
+      options.config_path = opts.config;
       options.platform = kPlatform;
-      options.on_ready = [&](int) { ready(); };
+      options.listen_override = opts.listen;
+      options.on_ready = [&](int port) {
+        hooks.ready(fmt::format("probing; metrics on port {}", port));
+      };
+      options.on_reloading = hooks.reloading;
+      options.on_reloaded = hooks.reloaded;
+      options.on_alive = hooks.alive;
+      options.on_stopping = hooks.stopping;
       options.vet_config = vetConfigFile;
       App app(std::move(options));
       app.run(control);
@@ -171,33 +147,154 @@ int run(const std::vector<std::string>& args) {
   });
 }
 
+// CLI11 check: a valid listen address.
+std::string listenCheck(const std::string& value) { return config::listenAddressError(value); }
+
+void addRun(CLI::App& app, std::function<int()>& action) {
+  auto opts = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand("run", "Probe and serve the metrics until stopped");
+  cmd->footer(
+      "Runs in the foreground (or as the Windows service) until SIGTERM or SIGINT (Ctrl-C).\n"
+      "SIGHUP, a service PARAMCHANGE, POST /-/reload or an edit of the config file reloads it.\n"
+      "Under systemd (Type=notify) it reports ready, reloading and stopping, sends watchdog\n"
+      "keep-alives while the probe loop makes progress, and logs to the journal with priorities.");
+  cmd->add_option("-c,--config", opts->config, "Config file")
+      ->type_name("FILE")
+      ->capture_default_str();
+  cmd->add_option("--listen", opts->listen,
+                  "Serve HTTP on HOST:PORT (\"IPv4:port\" or \"[IPv6]:port\") instead of the "
+                  "config's \"listen\"")
+      ->type_name("HOST:PORT")
+      ->check(CLI::Validator(listenCheck, ""));
+  cmd->add_option("--log-level", opts->log_level, "Least severe level logged")
+      ->type_name("LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd->add_option("--log-format", opts->log_format,
+                  "text (time level message) or json (one object per line: ts, level, msg)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->callback([opts, &action] { action = [opts] { return run(*opts); }; });
+}
+
+void addCheckConfig(CLI::App& app, std::function<int()>& action) {
+  auto file = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("check-config", "Validate a config file and exit 0 (valid) or 1");
+  cmd->footer(
+      "Prints every error with its JSON path, and checks the web config file it names (loading\n"
+      "its certificate and key) and whether this build can listen where it says.");
+  cmd->add_option("FILE", *file, "The config file")->required();
+  cmd->callback([file, &action] { action = [file] { return checkConfig(*file); }; });
+}
+
+void addProbe(CLI::App& app, std::function<int()>& action) {
+  auto opts = std::make_shared<ProbeOptions>();
+  auto positional = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("probe", "Probe one target like ping, from one source or all");
+  cmd->footer(
+      "Prints a line per probe (seq counts the probes in the order their outcomes came) and a\n"
+      "summary per source at the end: after N probes with -c, else on Ctrl-C. With --udp, UDP\n"
+      "datagrams to PORT: an echo from PORT or the target's port unreachable answers.\n"
+      "Exit 0 when every source had a reply, 1 when one had none, 2 on errors.");
+  cmd->add_option("TARGET", *positional, "Target address or DNS name (or --target)");
+  cmd->add_option("--target", opts->target, "Target address or DNS name")->type_name("T");
+  auto* source = cmd->add_option("-I,--source", opts->source,
+                                 "Source address or interface name (like ping -I)")
+                     ->type_name("S");
+  cmd->add_flag("--all-sources", opts->all_sources,
+                "Probe from every interface that is up and has an address of the target's "
+                "family, at once")
+      ->excludes(source);
+  cmd->add_option("-c,--count", opts->count, "Stop after N probes per source (default: Ctrl-C)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("-i,--interval", opts->interval, "Time between probes, 10ms to 1h")
+      ->type_name("D")
+      ->capture_default_str();
+  cmd->add_option("-W,--timeout", opts->timeout, "Time to wait for a reply, 10ms to 1m")
+      ->type_name("D")
+      ->capture_default_str();
+  cmd->add_option("--udp", opts->udp_port, "Probe with UDP datagrams to PORT")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  cmd->callback([opts, positional, &action] {
+    if (!positional->empty() && !opts->target.empty())
+      throw CLI::ValidationError("TARGET", "give the target once: as TARGET or with --target");
+    if (!positional->empty()) opts->target = *positional;
+    if (opts->target.empty()) throw CLI::RequiredError("TARGET (or --target)");
+    if (opts->source.empty() && !opts->all_sources)
+      throw CLI::RequiredError("--source (or --all-sources)");
+    action = [opts] {
+      Control control;
+      return runHosted(control, [&](const HostHooks&) { return probeCommand(*opts, control); });
+    };
+  });
+}
+
+void addHashPassword(CLI::App& app, std::function<int()>& action) {
+  auto cost = std::make_shared<int>(10);
+  auto* cmd = app.add_subcommand(
+      "hash-password", "Print the bcrypt hash of a password for the web config's basic_auth_users");
+  cmd->footer(
+      "On a terminal it asks twice without echo; from a pipe it reads one line (a second,\n"
+      "different line is an error). At most 72 bytes.");
+  cmd->add_option("--cost", *cost, "bcrypt cost, 4 to 31")
+      ->type_name("N")
+      ->check(CLI::Range(4, 31))
+      ->capture_default_str();
+  cmd->callback([cost, &action] { action = [cost] { return hashPasswordCommand(*cost); }; });
+}
+
+// The command a usage error is about, for "Run 'reachmon CMD --help'".
+std::string commandOf(const CLI::App& app) {
+  for (const auto* sub : app.get_subcommands()) return sub->get_name();
+  return "";
+}
+
 }  // namespace
 
 int runCli(const std::vector<std::string>& args) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  if (args.empty()) return usageError("no command given");
-  const std::string& cmd = args[0];
-  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << kHelp << platformHelp() << kHelpEnd;
+  spdlog::set_formatter(makeLogFormatter(LogFormat::kText));
+  CLI::App app("reachmon " + std::string(kVersion) +
+                   " - per-source reachability, latency and loss for Prometheus",
+               "reachmon");
+  app.allow_windows_style_options(false);  // "/path" is a path, on Windows too
+  app.require_subcommand(1);
+  app.set_version_flag("-V,--version", "reachmon " + std::string(kVersion));
+  app.footer(kFooter);
+  std::function<int()> action;
+  addRun(app, action);
+  addCheckConfig(app, action);
+  addProbe(app, action);
+  app.add_subcommand("interfaces",
+                     "List the interfaces usable as sources: name, index, state, "
+                     "addresses")
+      ->callback([&action] { action = interfaces; });
+  addHashPassword(app, action);
+  addPlatformCommands(app, action);
+
+  // An unknown word where the command goes: say so plainly (CLI11 would call it an extra
+  // argument).
+  if (!args.empty() && !args[0].empty() && args[0][0] != '-' && args[0] != "help") {
+    const auto subs = app.get_subcommands([&](CLI::App* s) { return s->get_name() == args[0]; });
+    if (subs.empty()) return usageError("", "unknown command '" + args[0] + "'");
+  }
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // what CLI11's parse takes
+  if (!args.empty() && args[0] == "help") reversed.back() = "--help";
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
     return 0;
-  }
-  if (cmd == "--version") {
-    std::cout << "reachmon " << kVersion << "\n";
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
     return 0;
+  } catch (const CLI::ParseError& e) {
+    if (args.empty()) return usageError("", "no command given");
+    return usageError(commandOf(app), e.what());
   }
-  if (cmd == "run") return run(args);
-  if (cmd == "check-config") return checkConfig(args);
-  if (cmd == "interfaces") return interfaces();
-  if (cmd == "hash-password") return hashPasswordCommand(args);
-  if (auto rc = runPlatformCommand(args)) return *rc;
-  if (cmd == "probe") {
-    std::map<std::string, std::string> opts = {{"--source", ""},    {"--target", ""},
-                                               {"--count", "4"},    {"--interval", "1s"},
-                                               {"--timeout", "1s"}, {"--udp", ""}};
-    if (auto err = takeOptions(args, 1, opts); !err.empty()) return usageError(err);
-    return probeCommand(opts);
-  }
-  return usageError("unknown command '" + cmd + "'");
+  return action ? action() : usageError("", "no command given");
 }
 
 }  // namespace reachmon::service

@@ -165,17 +165,23 @@ void HttpServer::setAccess(HttpAccess access) {
   gate_ = std::move(gate);
 }
 
+std::string unservable(const std::string& listen, bool tls) {
+  constexpr unsigned kCivetIpv6 = 8;
+  if (!listen.empty() && listen.front() == '[' && mg_check_feature(kCivetIpv6) == 0)
+    return "cannot listen on " + listen +
+           ": this build's HTTP server (civetweb) has no IPv6 support; use an IPv4 address such "
+           "as \"127.0.0.1:9643\"";
+  if (tls && !tlsAvailable())
+    return "cannot serve TLS on " + listen +
+           ": this build's HTTP server (civetweb) has no TLS support";
+  return "";
+}
+
 HttpServer::HttpServer(const std::string& listen, const std::optional<config::TlsServerConfig>& tls,
                        HttpAccess access, HttpHandlers handlers)
     : handlers_(std::move(handlers)), gate_(std::make_shared<const Gate>(std::move(access))) {
-  constexpr unsigned kCivetIpv6 = 8;
-  if (!listen.empty() && listen.front() == '[' && mg_check_feature(kCivetIpv6) == 0)
-    throw std::runtime_error("cannot listen on " + listen +
-                             ": this build's HTTP server (civetweb) has no IPv6 support; use an "
-                             "IPv4 address such as \"127.0.0.1:9643\"");
-  if (tls && !tlsAvailable())
-    throw std::runtime_error("cannot serve TLS on " + listen +
-                             ": this build's HTTP server (civetweb) has no TLS support");
+  if (const std::string why = unservable(listen, tls.has_value()); !why.empty())
+    throw std::runtime_error(why);
   civet_log_.tls = tls;
   const std::vector<std::string> options = {"listening_ports",    listen + (tls ? "s" : ""),
                                             "num_threads",        kWorkers,
@@ -233,6 +239,14 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
       "/-/healthy",
       [this](mg_connection*) {
         auto [ok, why] = handlers_.healthy();
+        return Reply{ok ? 200 : 503, kText, text(why + "\n")};
+      },
+      nullptr);
+  add(
+      "/-/ready",
+      [this](mg_connection*) {
+        auto [ok, why] =
+            handlers_.ready ? handlers_.ready() : std::pair<bool, std::string>{true, "ready"};
         return Reply{ok ? 200 : 503, kText, text(why + "\n")};
       },
       nullptr);

@@ -86,7 +86,7 @@ def test_probe_udp_reaches_a_closed_port_and_refuses_a_bad_port(reachmon_bin):
     assert f"UDP port {port}" in r.stdout and r.stdout.count("reply from 127.0.0.1") == 3, out
     r = run(reachmon_bin, "probe", "--source", "127.0.0.1", "--target", "127.0.0.1",
             "--udp", "65536")
-    assert r.returncode == 2 and "--udp must be a port number" in r.stderr, r.stderr
+    assert r.returncode == 2 and "--udp: Value 65536 not in range 1 to 65535" in r.stderr, r.stderr
 
 
 def test_interfaces_lists_loopback_with_its_addresses(reachmon_bin):
@@ -222,6 +222,78 @@ def test_a_reload_that_changes_buckets_changes_the_le_values(start_reachmon, wor
                  lambda m: m.get("reachmon_rtt_seconds_count", target="a") >= 2)
 
 
+# --- process_* metrics against what the OS says about the process --------------------------------
+
+def proc_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_status_bytes(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime: fields 14 and 15 of proc(5), counted from the state (field 3).
+    return (int(fields[14 - 3]) + int(fields[15 - 3])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_process_metrics_agree_with_what_proc_says_about_the_process(reachmon_bin, workdir):
+    """process_* on a real scrape against this test's own readings of /proc/PID around it and
+    its own clock around the launch; the descriptor limit is one the test sets (prlimit)."""
+    path = os.path.join(workdir, "process.json")
+    write_json(path, config([T1]))
+    launched = time.time()
+    with Reachmon(reachmon_bin, path, prefix=("prlimit", "--nofile=1234:")) as rm:
+        rm.wait_ready()
+        seen_running = time.time()
+        pid = rm.proc.pid
+        scrapes = []
+        # Idle connections hold a socket each in reachmon (until its 5 s request timeout): the
+        # count follows them.
+        for idle in (0, 10):
+            clients = [socket.create_connection(("127.0.0.1", rm.port)) for _ in range(idle)]
+            try:
+                if idle:
+                    wait_for("reachmon to accept the idle connections",
+                             lambda: proc_fds(pid) >= scrapes[0][1] + idle)
+                cpu_before, fds_before = proc_cpu_seconds(pid), proc_fds(pid)
+                rss_before, size_before = (proc_status_bytes(pid, f) for f in ("VmRSS", "VmSize"))
+                m = rm.metrics()
+                cpu_after, fds_after = proc_cpu_seconds(pid), proc_fds(pid)
+                rss_after, size_after = (proc_status_bytes(pid, f) for f in ("VmRSS", "VmSize"))
+            finally:
+                for c in clients:
+                    c.close()
+            scrapes.append((m, fds_before))
+            # The scrape's own connection is one more descriptor; the config file, read once a
+            # second, one more or less.
+            fds = m.get("process_open_fds")
+            assert min(fds_before, fds_after) - 1 <= fds <= max(fds_before, fds_after) + 2, \
+                (fds, fds_before, fds_after)
+            cpu = m.get("process_cpu_seconds_total")
+            assert cpu_before <= cpu <= cpu_after, (cpu_before, cpu, cpu_after)
+            mib = 1 << 20
+            rss = m.get("process_resident_memory_bytes")
+            assert min(rss_before, rss_after) - 2 * mib <= rss <= max(rss_before, rss_after) + 2 * mib
+            size = m.get("process_virtual_memory_bytes")
+            assert min(size_before, size_after) - 4 * mib <= size <= max(size_before, size_after) + 4 * mib
+            assert m.get("process_max_fds") == 1234
+            # Boot time in whole seconds plus the start's clock ticks: up to a second early.
+            start = m.get("process_start_time_seconds")
+            assert launched - 2 <= start <= seen_running, (launched, start, seen_running)
+        (first, _), (second, _) = scrapes
+        assert second.get("process_open_fds") >= first.get("process_open_fds") + 10
+        assert second.get("process_cpu_seconds_total") >= first.get("process_cpu_seconds_total")
+        assert second.get("process_start_time_seconds") == first.get("process_start_time_seconds")
+        assert_promtool_clean(second.text)
+
+
 # --- one long-running service: endpoints, then reloads, then SIGTERM ---------------------------
 # The tests below run in file order against the same process; each reload test leaves the
 # config it describes, and the last one stops the process.
@@ -263,6 +335,12 @@ def test_config_load_is_reported_successful(service):
 def test_healthy_is_200_while_probing(service):
     code, body = service.get("/-/healthy")
     assert (code, body.strip()) == (200, "OK")
+
+
+def test_ready_is_200_once_started_with_ip_literal_targets(service):
+    """No DNS name to wait for (netns/test_dns.py has names): ready as soon as it serves."""
+    code, body = service.get("/-/ready")
+    assert (code, body) == (200, "ready\n")
 
 
 def test_status_page_lists_paths_and_their_state(service):

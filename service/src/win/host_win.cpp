@@ -125,6 +125,17 @@ DWORD WINAPI controlHandler(DWORD code, DWORD, LPVOID, LPVOID context) {
   }
 }
 
+// Nothing to tell a console; the SCM takes only RUNNING (and the stop's progress).
+HostHooks consoleHooks() {
+  HostHooks hooks;
+  hooks.ready = [](const std::string&) {};
+  hooks.reloading = [] {};
+  hooks.reloaded = [](const std::string&) {};
+  hooks.alive = [] {};
+  hooks.stopping = [] {};
+  return hooks;
+}
+
 // A service ignores console events: it may have inherited a console from whatever started the
 // service manager, and the default handler would end the process when that console goes away.
 // Stop and shutdown reach a service through the SCM only.
@@ -141,7 +152,9 @@ void WINAPI serviceMain(DWORD, LPWSTR*) {
   int rc = 0;
   {
     const Ticker ticker(host->status);  // START_PENDING and STOP_PENDING while they last
-    rc = host->body([&host] { host->status.running(); });
+    HostHooks hooks = consoleHooks();
+    hooks.ready = [&host](const std::string&) { host->status.running(); };
+    rc = host->body(hooks);
   }
   host->exit_code = rc;
   host->status.stopped(rc);  // the SCM may now end the process, or let runHosted return
@@ -166,7 +179,7 @@ int runHosted(Control& control, const ServiceBody& body) {
   }
   // Ctrl-C, Ctrl-Break, closing the console, logging off, shutting down.
   SetConsoleCtrlHandler(&consoleHandler, TRUE);
-  const int rc = body([] {});
+  const int rc = body(consoleHooks());
   host->console.finished();
   SetConsoleCtrlHandler(&consoleHandler, FALSE);
   return rc;

@@ -4,10 +4,12 @@
 
 #include <spdlog/common.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <thread>
 
 #include "../host.h"
+#include "reachmon/config/loader.h"
 #include "security_win.h"
 #include "windows.h"
 
@@ -55,16 +57,8 @@ void registerEventSource(const std::wstring& exe) {
   RegCloseKey(key);
 }
 
-int install(const std::vector<std::string>& args) {
-  std::wstring config;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      config = win::toWide(args[++i]);
-    } else {
-      std::cerr << "reachmon: install takes only [--config FILE]\n";
-      return 2;
-    }
-  }
+int install(const std::string& config_arg, const std::string& listen) {
+  std::wstring config = win::toWide(config_arg);
   const std::wstring exe = modulePath();
   std::wstring command = L"\"" + exe + L"\" run";  // quoted: Program Files has a space
   if (!config.empty()) {
@@ -72,6 +66,7 @@ int install(const std::vector<std::string>& args) {
     if (GetFullPathNameW(config.c_str(), MAX_PATH, full, nullptr)) config = full;
     command += L" --config \"" + config + L"\"";
   }
+  if (!listen.empty()) command += L" --listen " + win::toWide(listen);  // validated: no spaces
   ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CREATE_SERVICE));
   if (!scm) return fail("cannot open the service control manager", GetLastError());
   ScHandle service(CreateServiceW(scm.get(), win::kServiceName, win::kDisplayName,
@@ -169,32 +164,30 @@ std::vector<std::string> configureService(const ChangeServiceConfig& change) {
 
 }  // namespace win
 
-std::optional<int> runPlatformCommand(const std::vector<std::string>& args) {
-  if (args[0] == "install") return install(args);
-  if (args[0] == "wait-stopped") return waitStopped();
-  if (args[0] == "uninstall") {
-    if (args.size() != 1) {
-      std::cerr << "reachmon: uninstall takes no arguments\n";
-      return 2;
-    }
-    return uninstall();
-  }
-  return std::nullopt;
-}
-
-std::string platformHelp() {
-  return R"(  reachmon install [--config FILE]
-      Register the Windows service "reachmon" (LocalService account, automatic start, restart
-      on failure, also after an error exit; Event Log source). The service runs
-      "reachmon run [--config FILE]". Also creates %ProgramData%\reachmon and its logs\ with
-      permissions that let only SYSTEM and Administrators change them, and, without --config,
-      reachmon.json there from the example.
-  reachmon uninstall
-      Stop and remove the service and its Event Log source.
-  reachmon wait-stopped
-      Wait (up to 30 s) until the service has stopped and its process has exited; the MSI runs
-      it before removing files.
-)";
+void addPlatformCommands(CLI::App& app, std::function<int()>& action) {
+  auto config = std::make_shared<std::string>();
+  auto listen = std::make_shared<std::string>();
+  auto* install_cmd = app.add_subcommand("install", "Register the Windows service \"reachmon\"");
+  install_cmd->footer(
+      "LocalService account, automatic start, restart on failure (also after an error exit),\n"
+      "Event Log source. The service runs \"reachmon run [--config FILE] [--listen HOST:PORT]\".\n"
+      "Also creates %ProgramData%\\reachmon and its logs\\ with permissions that let only SYSTEM\n"
+      "and Administrators change them, and, without --config, reachmon.json there from the\n"
+      "example.");
+  install_cmd->add_option("-c,--config", *config, "Config file the service runs with")
+      ->type_name("FILE");
+  install_cmd->add_option("--listen", *listen, "HOST:PORT the service serves HTTP on")
+      ->type_name("HOST:PORT")
+      ->check(CLI::Validator(config::listenAddressError, ""));
+  install_cmd->callback([config, listen, &action] {
+    action = [config, listen] { return install(*config, *listen); };
+  });
+  app.add_subcommand("uninstall", "Stop and remove the service and its Event Log source")
+      ->callback([&action] { action = uninstall; });
+  app.add_subcommand("wait-stopped",
+                     "Wait (up to 30 s) until the service has stopped and its process has exited "
+                     "(the MSI runs it before removing files)")
+      ->callback([&action] { action = waitStopped; });
 }
 
 }  // namespace reachmon::service

@@ -63,7 +63,7 @@ void EventLogSink::sink_it_(const spdlog::details::log_msg& msg) {
 
 }  // namespace win
 
-void setupRunLogging() {
+void setupRunLogging(LogFormat format) {
   // Before anything is written there: the folder's protected permissions, inherited by the log.
   const auto notes = win::secureDataDirectory(win::dataDirectory());
   std::vector<spdlog::sink_ptr> sinks;
@@ -79,8 +79,8 @@ void setupRunLogging() {
   eventlog->set_level(spdlog::level::info);  // the Event Log gets no debug chatter
   sinks.push_back(eventlog);
   auto logger = std::make_shared<spdlog::logger>("reachmon", sinks.begin(), sinks.end());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  eventlog->set_pattern("%v");  // the Event Log records time and level itself
+  logger->set_formatter(makeLogFormatter(format));  // stderr and the file
+  eventlog->set_pattern("%v");                      // the Event Log records time and level itself
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   if (!file_error.empty()) spdlog::warn("no log file: {}", file_error);

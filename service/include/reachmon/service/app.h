@@ -32,6 +32,18 @@ struct AppOptions {
   std::string platform = "linux";
   // Called once probing and HTTP are up (systemd notify, SCM RUNNING, tests).
   std::function<void(int http_port)> on_ready;
+  // What a service manager may want to know besides (systemd's sd_notify; HostHooks): a reload
+  // starting, and ended (applied or refused, with a one-line status); "alive" about once a second
+  // while the probe loop makes progress, and never while it stalls (/-/healthy's 503), so that a
+  // watchdog restarts a stalled monitor; the stop starting. Reloads call from their thread (HTTP
+  // workers included), the others from run()'s.
+  std::function<void()> on_reloading;
+  std::function<void(const std::string& status)> on_reloaded;
+  std::function<void()> on_alive;
+  std::function<void()> on_stopping;
+  // Replaces the config file's "listen" (`reachmon run --listen`), at start and at every reload.
+  // Must be valid (config::listenAddressError).
+  std::string listen_override;
   // Makes the probe engine; core::Monitor::create by default, a fake in tests.
   std::function<std::unique_ptr<core::Monitor>()> make_monitor;
   // Vets the config file before every load, and the web config file it names after, at start and
@@ -61,6 +73,8 @@ class App {
  private:
   std::pair<bool, std::string> reloadLocked(const std::string& trigger);  // under reload_mutex_
   std::pair<bool, std::string> healthy() const;
+  // "probing N paths, config loaded" (or "reload failed ..."): the service manager's status.
+  std::string statusLine() const;
   // options_.vet_config's verdict on the config file or the web config file it names: empty when
   // it may be loaded (or when `file` is empty).
   std::string vetConfig(const std::filesystem::path& file) const;

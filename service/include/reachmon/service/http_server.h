@@ -1,8 +1,9 @@
-// The HTTP endpoints: /metrics, /-/healthy, /-/reload (POST, when enabled) and the / status page;
-// HEAD answers like GET without the body. /metrics is sent gzip-compressed to clients whose
-// Accept-Encoding accepts gzip (Prometheus does), as plain text to the others. Optionally TLS and
-// basic authentication (the web config file). Handlers run on civetweb's worker threads (see
-// http_server.cpp for how many, and the timeouts that keep idle clients from holding them).
+// The HTTP endpoints: /metrics, /-/healthy, /-/ready, /-/reload (POST, when enabled) and the /
+// status page; HEAD answers like GET without the body (the same headers, Content-Length
+// included). /metrics is sent gzip-compressed to clients whose Accept-Encoding accepts gzip
+// (Prometheus does), as plain text to the others. Optionally TLS and basic authentication (the
+// web config file). Handlers run on civetweb's worker threads (see http_server.cpp for how many,
+// and the timeouts that keep idle clients from holding them).
 #pragma once
 
 #include <atomic>
@@ -35,6 +36,8 @@ struct HttpHandlers {
   std::function<std::pair<bool, std::string>()> healthy;        // ok, explanation
   std::function<std::pair<bool, std::string>()> reload;         // ok, message
   std::function<std::string()> status_page;                     // HTML
+  // ok, explanation; empty: ready whenever the server answers (service/src/readiness.h).
+  std::function<std::pair<bool, std::string>()> ready;
 };
 
 // Who may do what; replaced on reload (HttpServer::setAccess).
@@ -42,6 +45,11 @@ struct HttpAccess {
   std::map<std::string, std::string> users;  // basic auth: user -> bcrypt hash; empty: open
   bool enable_reload = false;                // POST /-/reload; else 403
 };
+
+// Why this build's HTTP server cannot serve `listen` (an IPv6 address without civetweb's IPv6
+// support; TLS without its TLS support), or empty: what HttpServer would refuse, for
+// `reachmon check-config`.
+std::string unservable(const std::string& listen, bool tls);
 
 class HttpServer {
  public:
