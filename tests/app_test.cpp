@@ -358,13 +358,17 @@ TEST_CASE("App: a reload tells the service manager it starts and ends whether ap
   writeConfigFile(r.file, "{ broken");
   CHECK(httpPost(r.port, "/-/reload").status == 400);
   std::lock_guard lock(mutex);
-  REQUIRE(events.size() == 4);
-  CHECK(events[0] == "reloading");
-  CHECK(events[1] == "config reloaded: 2 paths");
-  CHECK(events[2] == "reloading");
-  CHECK(events[3] ==
-        "reload (POST /-/reload) refused; probing 2 paths, config reload failed (the "
-        "previous one runs)");
+  // The file watch may reload an edit too, when the POST comes more than a second after it: then
+  // more pairs. Every reload is a pair, in order, and the POSTs' outcomes are there.
+  REQUIRE(events.size() % 2 == 0);
+  for (std::size_t i = 0; i < events.size(); i += 2) {
+    CHECK(events[i] == "reloading");
+    CHECK(events[i + 1] != "reloading");
+  }
+  CHECK(std::count(events.begin(), events.end(), "config reloaded: 2 paths") >= 1);
+  CHECK(std::count(events.begin(), events.end(),
+                   "reload (POST /-/reload) refused; probing 2 paths, config reload failed (the "
+                   "previous one runs)") == 1);
 }
 
 TEST_CASE("App: --listen replaces the config's listen address at start and at every reload",

@@ -153,9 +153,10 @@ void App::run(Control& control) {
     reload("file change");
   }
   spdlog::info("stopping");
-  if (options_.on_stopping) options_.on_stopping();
   control.noteStopProgress();  // each step: the Windows host advances STOP_PENDING's checkpoint
   http_.reset();
+  // After HTTP: no POST /-/reload can report a reload after this.
+  if (options_.on_stopping) options_.on_stopping();
   stopResolver();  // lookups still running are abandoned, never waited for
   control.noteStopProgress();
   monitor_->stop();

@@ -14,8 +14,16 @@ namespace {
 
 constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%e%z %l %v";
 
+// spdlog's level names, with the Prometheus exporters' "warn" for "warning".
+std::string_view levelName(spdlog::level::level_enum level) {
+  if (level == spdlog::level::warn) return "warn";
+  const auto name = spdlog::level::to_string_view(level);
+  return {name.data(), name.size()};
+}
+
 class JsonFormatter final : public spdlog::formatter {
  public:
+  explicit JsonFormatter(bool line_end) : line_end_(line_end) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const auto since_epoch = msg.time.time_since_epoch();
     const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
@@ -27,15 +35,17 @@ class JsonFormatter final : public spdlog::formatter {
     // nlohmann's dump escapes what JSON needs escaped and replaces invalid UTF-8 (no throw).
     const std::string text = nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
                                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    const auto level = spdlog::level::to_string_view(msg.level);
     fmt::format_to(std::back_inserter(dest),
                    R"({{"ts":"{:%Y-%m-%dT%H:%M:%S}.{:03}Z","level":"{}","msg":{}}})",
-                   fmt::gmtime(t), millis, std::string_view(level.data(), level.size()), text);
-    dest.push_back('\n');
+                   fmt::gmtime(t), millis, levelName(msg.level), text);
+    if (line_end_) dest.push_back('\n');
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<JsonFormatter>();
+    return std::make_unique<JsonFormatter>(line_end_);
   }
+
+ private:
+  bool line_end_;
 };
 
 }  // namespace
@@ -46,8 +56,8 @@ std::optional<LogFormat> parseLogFormat(std::string_view name) {
   return std::nullopt;
 }
 
-std::unique_ptr<spdlog::formatter> makeLogFormatter(LogFormat format) {
-  if (format == LogFormat::kJson) return std::make_unique<JsonFormatter>();
+std::unique_ptr<spdlog::formatter> makeLogFormatter(LogFormat format, bool line_end) {
+  if (format == LogFormat::kJson) return std::make_unique<JsonFormatter>(line_end);
   return std::make_unique<spdlog::pattern_formatter>(kTextPattern);
 }
 

@@ -33,24 +33,29 @@ struct ProbedPath {
   std::uint64_t replied = 0;
   std::uint64_t timed_out = 0;
   std::array<std::uint64_t, core::kErrorReasonCount> errors{};
+  std::uint64_t timed = 0;  // replies printed with their RTT
   std::int64_t min_ns = INT64_MAX;
   std::int64_t max_ns = 0;
+  std::int64_t sum_ns = 0;
 };
 
-// Every interface that is up with an address of `family`; loopback-only interfaces only when
-// the target is a loopback address itself.
+// Whether an interface's address `a` can reach `target`: a loopback target from loopback
+// addresses only, another from other addresses, and a global one not from a link-local address
+// (every IPv6 interface has one, bridges and tunnels included).
+bool canReach(const core::IpAddress& a, const core::IpAddress& target) {
+  if (target.isLoopback()) return a.isLoopback();
+  return !a.isLoopback() && (!a.isLinkLocal() || target.isLinkLocal());
+}
+
+// Every interface that is up with an address of `family` that can reach `target`.
 std::vector<core::SourceSpec> allSources(core::Family family, const core::IpAddress& target) {
   std::vector<core::SourceSpec> out;
   for (const auto& ifc : core::listInterfaces()) {
     if (!ifc.up) continue;
-    bool has = false;
-    bool only_loopback = true;
-    for (const auto& a : ifc.addresses) {
-      if (a.family != family) continue;
-      has = true;
-      only_loopback = only_loopback && a.isLoopback();
-    }
-    if (!has || (only_loopback && !target.isLoopback())) continue;
+    bool usable = false;
+    for (const auto& a : ifc.addresses)
+      usable = usable || (a.family == family && canReach(a, target));
+    if (!usable) continue;
     core::SourceSpec src;
     src.name = ifc.name;
     src.family = family;
@@ -79,8 +84,10 @@ void printNews(ProbedPath& p, const std::string& target, bool prefix, std::uint6
                                  tag, target, p.seq);
         continue;
       }
+      ++p.timed;
       p.min_ns = std::min(p.min_ns, ns);
       p.max_ns = std::max(p.max_ns, ns);
+      p.sum_ns += ns;
       // UDP: an echo, or the target's port unreachable (its TTL is the ICMP error's).
       std::cout << fmt::format("{}reply from {}: seq={} time={:.3f} ms ttl={}\n", tag, target,
                                p.seq, static_cast<double>(ns) / 1e6, ttl);
@@ -104,12 +111,11 @@ void printSummary(const ProbedPath& p, const std::string& target, bool named) {
   std::cout << fmt::format(
       "{} probes, {} replied, {:.1f}% loss", p.seq, p.replied,
       p.seq ? 100.0 * static_cast<double>(lost) / static_cast<double>(p.seq) : 0.0);
-  // The average over every reply, bursts included: the histogram's exact sum.
-  const std::uint64_t count = p.stats->rtt.count();
-  if (p.replied && count)
+  // Over the replies printed with their time (all but the older ones of a burst).
+  if (p.timed)
     std::cout << fmt::format(", rtt min/avg/max = {:.3f}/{:.3f}/{:.3f} ms",
                              static_cast<double>(p.min_ns) / 1e6,
-                             p.stats->rtt.sumSeconds() / static_cast<double>(count) * 1e3,
+                             static_cast<double>(p.sum_ns) / static_cast<double>(p.timed) / 1e6,
                              static_cast<double>(p.max_ns) / 1e6);
   std::cout << "\n";
 }
@@ -192,7 +198,8 @@ int probeCommand(const ProbeOptions& opts, Control& control) {
   for (const auto& p : monitor->snapshot()->paths) paths.push_back({p.spec->source, p.stats});
   const bool named = paths.size() > 1;
   for (;;) {
-    const bool stop = control.waitFor(std::chrono::milliseconds(1)) == Control::Event::kStop;
+    // Ctrl-C, SIGTERM, and SIGHUP too (the terminal went away): a reload means nothing here.
+    const bool stop = control.waitFor(std::chrono::milliseconds(1)) != Control::Event::kNone;
     bool done = opts.count > 0;
     for (auto& p : paths) {
       printNews(p, target, named, opts.count);

@@ -84,9 +84,9 @@ def test_usage_errors_exit_2_and_name_the_option(reachmon_bin, args, needle):
 def test_probe_accepts_long_short_and_equals_forms_alike(reachmon_bin):
     forms = [
         ["--source", "127.0.0.1", "--target", "127.0.0.1", "--count", "2", "--interval", "50ms",
-         "--timeout", "40ms"],
-        ["-I", "127.0.0.1", "-c", "2", "-i", "50ms", "-W", "40ms", "127.0.0.1"],
-        ["--source=127.0.0.1", "--count=2", "--interval=50ms", "--timeout=40ms", "127.0.0.1"],
+         "--timeout", "1s"],
+        ["-I", "127.0.0.1", "-c", "2", "-i", "50ms", "-W", "1s", "127.0.0.1"],
+        ["--source=127.0.0.1", "--count=2", "--interval=50ms", "--timeout=1s", "127.0.0.1"],
     ]
     for form in forms:
         r = run(reachmon_bin, "probe", *form)
@@ -97,11 +97,12 @@ def test_probe_accepts_long_short_and_equals_forms_alike(reachmon_bin):
 # --- probe like ping ------------------------------------------------------------------------------
 
 def test_probe_with_count_numbers_every_probe(reachmon_bin):
-    r = run(reachmon_bin, "probe", "-I", "127.0.0.1", "-c", "4", "-i", "50ms", "-W", "40ms",
+    r = run(reachmon_bin, "probe", "-I", "127.0.0.1", "-c", "4", "-i", "100ms", "-W", "1s",
             "127.0.0.1")
     assert r.returncode == 0, r.stdout + r.stderr
-    seqs = [int(s) for s in re.findall(r"reply from 127\.0\.0\.1: seq=(\d+) time=[\d.]+ ms",
-                                       r.stdout)]
+    # "time=?": two replies came within one look of the printer (a loaded machine)
+    seqs = [int(s) for s in re.findall(
+        r"reply from 127\.0\.0\.1: seq=(\d+) time=(?:[\d.]+|\?) ms", r.stdout)]
     assert seqs == [1, 2, 3, 4], r.stdout
 
 
@@ -124,7 +125,7 @@ def read_line(proc, deadline):
 def test_probe_runs_until_ctrl_c_with_lines_as_they_come_and_a_summary(reachmon_bin):
     """No -c: probes until SIGINT. Each line reaches the pipe when its probe ends (not when the
     buffer fills), and Ctrl-C prints the summary of what was printed, exit 0."""
-    proc = subprocess.Popen([reachmon_bin, "probe", "-I", "127.0.0.1", "-i", "100ms", "-W", "80ms",
+    proc = subprocess.Popen([reachmon_bin, "probe", "-I", "127.0.0.1", "-i", "100ms", "-W", "1s",
                              "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10
@@ -198,6 +199,17 @@ class NotifySocket:
                 self.messages.append(self.sock.recv(4096).decode())
         raise AssertionError(f"no {what} in {self.messages}")
 
+    def drain(self):
+        """Reads every datagram already sent."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.messages.append(self.sock.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
     def close(self):
         self.sock.close()
         os.unlink(self.path)
@@ -246,7 +258,9 @@ def test_without_a_watchdog_no_keep_alives_are_sent(reachmon_bin, workdir):
     try:
         notify.wait("READY=1", lambda m: any(x.startswith("READY=1") for x in m))
         time.sleep(2.5)  # two or more rounds of the main loop
-        notify.wait("anything else", lambda m: True, 0.1)
+        proc.send_signal(signal.SIGHUP)  # and something that does come: the socket still works
+        notify.wait("a reload", lambda m: any(x.startswith("RELOADING=1") for x in m))
+        notify.drain()
         assert "WATCHDOG=1" not in notify.messages, notify.messages
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -319,7 +333,7 @@ def test_probe_all_sources_shows_which_uplink_answers(reachmon_bin, path_option,
                    os.path.join(workdir, "responder.log"))
         wait_for("the responder to start", lambda: os.path.exists(stats))
         r = run("ip", "netns", "exec", topo.m, reachmon_bin, "probe", "--all-sources", "-c", "5",
-                "-i", "100ms", "-W", "80ms", "192.0.2.10", timeout=30)
+                "-i", "200ms", "-W", "1s", "192.0.2.10", timeout=30)
     out = r.stdout
     assert r.returncode == 1, out + r.stderr
     assert "from a0, b0:" in out, out

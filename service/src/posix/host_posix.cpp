@@ -38,7 +38,7 @@ HostHooks systemdHooks() {
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
   // App::run reports progress about once a second: a shorter watchdog would kill a healthy loop.
-  if (watchdog && watchdog_usec < 2'000'000)
+  if (watchdog && watchdog_usec < 3'000'000)
     spdlog::warn(
         "WatchdogSec={} ms is too short: keep-alives come about once a second while the probe "
         "loop makes progress; use 3s or more",
@@ -97,7 +97,7 @@ void setupRunLogging(LogFormat format) {
     // The journal records the time, unit and priority itself: the message alone in text format,
     // the whole object (for log shippers reading the journal) in JSON.
     sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("reachmon", format == LogFormat::kJson);
-    if (format == LogFormat::kJson) sink->set_formatter(makeLogFormatter(format));
+    if (format == LogFormat::kJson) sink->set_formatter(makeLogFormatter(format, false));
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     sink->set_formatter(makeLogFormatter(format));

@@ -62,8 +62,12 @@ int install(const std::string& config_arg, const std::string& listen) {
   const std::wstring exe = modulePath();
   std::wstring command = L"\"" + exe + L"\" run";  // quoted: Program Files has a space
   if (!config.empty()) {
-    wchar_t full[MAX_PATH];
-    if (GetFullPathNameW(config.c_str(), MAX_PATH, full, nullptr)) config = full;
+    // Sized by a first call: a path may be longer than MAX_PATH.
+    if (const DWORD n = GetFullPathNameW(config.c_str(), 0, nullptr, nullptr); n > 0) {
+      std::wstring full(n, L'\0');
+      const DWORD written = GetFullPathNameW(config.c_str(), n, full.data(), nullptr);
+      if (written > 0 && written < n) config = full.substr(0, written);
+    }
     command += L" --config \"" + config + L"\"";
   }
   if (!listen.empty()) command += L" --listen " + win::toWide(listen);  // validated: no spaces
