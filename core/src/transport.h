@@ -32,9 +32,8 @@ enum class SendStatus : std::uint8_t { kOk, kQueued, kSourceUnavailable, kFailed
 struct SendResult {
   SendStatus status = SendStatus::kOk;
   int os_error = 0;  // errno / GetLastError() when status is a failure (osErrorText)
-  // Wall clock when the request left (just before the system call; for the n-th message of a
-  // batched call, interpolated between the clock read before and after it), 0 if the engine
-  // has none.
+  // Wall clock when the request left (just before the system call, also for every message of
+  // a batched call), 0 if the engine has none.
   std::int64_t realtime_ns = 0;
 };
 

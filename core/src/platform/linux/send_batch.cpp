@@ -129,13 +129,14 @@ void SendBatch::sendPending(std::size_t from) {
   while (i < count_) {
     const std::int64_t before = realtimeNs();
     const int n = ::sendmmsg(fd_, &headers_[i], static_cast<unsigned>(count_ - i), MSG_DONTWAIT);
-    const std::int64_t after = realtimeNs();
     if (n > 0) {
-      // The clock is read around the call, not around each message: the k-th of n left about
-      // k/n of the way through it.
+      // The clock is read once, before the call: every message left after it. A later message's
+      // RTT includes the kernel's time for the ones before it in the call (a microsecond or two
+      // each), but is never below the real one. (Interpolating towards a clock read after the
+      // call was: a preemption between the call's return and that read moved the later
+      // messages' send times past their real ones.)
       for (int k = 0; k < n; ++k)
-        messages_[i + static_cast<std::size_t>(k)].result = {SendStatus::kOk, 0,
-                                                             before + (after - before) * k / n};
+        messages_[i + static_cast<std::size_t>(k)].result = {SendStatus::kOk, 0, before};
       i += static_cast<std::size_t>(n);
       retried = false;
       continue;
