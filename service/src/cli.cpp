@@ -61,6 +61,12 @@ int checkConfig(const std::string& file) {
   }
   for (const auto& w : config::platformWarnings(*result.config, kPlatform))
     std::cerr << file << ": warning: " << w.str() << "\n";
+  // What only the Windows service refuses (a console run warns and uses the file).
+  for (const auto& f : {std::filesystem::path(file), web.config_path}) {
+    if (f.empty()) continue;
+    if (const std::string why = serviceWouldRefuse(f); !why.empty())
+      std::cerr << file << ": warning: " << why << "\n";
+  }
   std::cout << file << ": OK (" << result.config->sources.size() << " sources, "
             << result.config->targets.size() << " targets; HTTP" << (web.config.tls ? "S" : "")
             << ", "

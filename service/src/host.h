@@ -53,6 +53,11 @@ void prepareConfig(const std::string& config_path);
 // refused by the service and only warned about in a console run; Linux: always empty.
 std::string vetConfigFile(const std::filesystem::path& config_path);
 
+// What `reachmon check-config` warns about `config_path` because the service would refuse it,
+// or empty. Windows: who besides SYSTEM, Administrators and TrustedInstaller can write it;
+// Linux: always empty.
+std::string serviceWouldRefuse(const std::filesystem::path& config_path);
+
 // A line of standard input without its line ending (nullopt at end of input). On a terminal it
 // first writes `prompt` to stderr and reads without echo, as passwd and htpasswd do.
 std::optional<std::string> readSecretLine(const std::string& prompt);

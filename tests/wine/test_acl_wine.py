@@ -245,6 +245,21 @@ def test_a_console_run_warns_about_a_config_everyone_may_write_and_uses_it(
         assert rc == 0, console.text()[-500:]
 
 
+def test_check_config_warns_that_the_service_would_refuse_a_config_everyone_may_write(
+        wine_session, reachmon_bin, workdir):
+    """check-config says what only the service would refuse; a protected file gets no warning."""
+    path = os.path.join(workdir, "check-open.json")
+    write_json(path, config([SELF]))
+    os.chmod(path, 0o666)
+    r = wine(reachmon_bin, "check-config", windows_path(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"check-open\.json: warning: .*can be changed by \S*Everyone .*; the "
+                     r"service would refuse it", r.stderr), r.stderr
+    os.chmod(path, 0o644)
+    r = wine(reachmon_bin, "check-config", windows_path(path))
+    assert r.returncode == 0 and "would refuse" not in r.stderr, r.stdout + r.stderr
+
+
 def test_the_event_log_gets_non_ascii_text_intact(wine_session, reachmon_bin, workdir):
     """A config error naming a localized interface name: the Event Log (Wine: its debug channel)
     receives exactly the text that was logged, as UTF-16, with the error event type."""

@@ -113,6 +113,8 @@ void prepareConfig(const std::string&) {}  // the .deb installs /etc/reachmon/re
 
 std::string vetConfigFile(const std::filesystem::path&) { return ""; }  // no check on Linux
 
+std::string serviceWouldRefuse(const std::filesystem::path&) { return ""; }
+
 void addPlatformCommands(CLI::App&, std::function<int()>&) {}  // none on Linux
 
 std::optional<std::string> readSecretLine(const std::string& prompt) {

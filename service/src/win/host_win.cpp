@@ -199,6 +199,14 @@ std::string vetConfigFile(const std::filesystem::path& config_path) {
   return "";
 }
 
+std::string serviceWouldRefuse(const std::filesystem::path& config_path) {
+  const std::string writers = win::configWriters(config_path.wstring());
+  if (writers.empty()) return "";
+  return writers +
+         "; the service would refuse it (only SYSTEM, Administrators and TrustedInstaller may "
+         "change its config)";
+}
+
 void prepareConfig(const std::string& config_path) {
   if (config_path != defaultConfigPath()) return;
   const std::wstring target = win::toWide(config_path);
