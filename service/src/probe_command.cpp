@@ -159,7 +159,8 @@ int probeCommand(const ProbeOptions& opts, Control& control) {
   if (opts.all_sources) {
     sources = allSources(family, *target_address);
     if (sources.empty())
-      return fail(fmt::format("no interface is up with an {} address", core::familyName(family)));
+      return fail(fmt::format("no interface is up with an {} address that can reach {}",
+                              core::familyName(family), core::formatIpAddress(*target_address)));
   }
 
   core::PathSet set;
