@@ -36,6 +36,7 @@ class RecordingMonitor final : public core::Monitor {
   const core::MonitorStats& stats() const override { return stats_; }
   std::string engineName() const override { return "fake"; }
   std::string rttTimestamps() const override { return "user_space"; }
+  core::TimePoint now() const override { return clock_.now(); }
 
   std::atomic<std::uint64_t> progress_at_stop{0};
   std::atomic<int> applied{0};
@@ -43,6 +44,7 @@ class RecordingMonitor final : public core::Monitor {
  private:
   const service::Control& control_;
   core::SnapshotBox snapshots_;
+  core::SteadyClock clock_;
   core::MonitorStats stats_;
 };
 

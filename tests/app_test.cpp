@@ -46,6 +46,7 @@ class FakeMonitor final : public core::Monitor {
   const core::MonitorStats& stats() const override { return stats_; }
   std::string engineName() const override { return "fake"; }
   std::string rttTimestamps() const override { return "user_space"; }
+  core::TimePoint now() const override { return clock_.now(); }
 
   std::size_t appliedCount() {
     std::lock_guard lock(mutex_);
@@ -75,6 +76,7 @@ class FakeMonitor final : public core::Monitor {
  private:
   std::mutex mutex_;
   core::SnapshotBox snapshots_;
+  core::SteadyClock clock_;
   core::MonitorStats stats_;
 };
 

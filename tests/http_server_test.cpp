@@ -33,7 +33,11 @@ service::HttpHandlers handlers(bool healthy, bool reload_ok) {
   h.reload = [reload_ok] {
     return std::make_pair(reload_ok, std::string(reload_ok ? "config reloaded" : "$.x: bad"));
   };
-  h.status_page = [] { return std::string("<!doctype html><title>status</title>"); };
+  h.page = [](std::string_view uri, std::string_view query) {
+    if (uri == "/path" && query.empty()) return std::make_pair(400, std::string("no path named"));
+    return std::make_pair(
+        200, "<!doctype html><title>status</title>" + std::string(uri) + "?" + std::string(query));
+  };
   return h;
 }
 
@@ -116,10 +120,34 @@ TEST_CASE("HttpServer: /metrics is gzip when Accept-Encoding accepts it and plai
     }));
     CHECK(out == text);
   }
-  // Other endpoints are never compressed and do not vary.
+  // The pages are compressed the same way; the short answers are never and do not vary.
   const auto page = httpRequest("GET", server.port(), "/", "Accept-Encoding: gzip\r\n");
-  CHECK(page.headers.count("content-encoding") == 0);
-  CHECK(page.headers.count("vary") == 0);
+  CHECK(page.headers.at("content-encoding") == "gzip");
+  CHECK(page.headers.at("vary") == "Accept-Encoding");
+  std::string html;
+  CHECK(service::gunzip(page.body, 4096, [&](std::string_view p) {
+    html += p;
+    return true;
+  }));
+  CHECK(html == "<!doctype html><title>status</title>/?");
+  const auto plain_page = httpRequest("GET", server.port(), "/", "");
+  CHECK(plain_page.body == html);
+  CHECK(plain_page.headers.count("content-encoding") == 0);
+  const auto healthy = httpRequest("GET", server.port(), "/-/healthy", "Accept-Encoding: gzip\r\n");
+  CHECK(healthy.headers.count("content-encoding") == 0);
+  CHECK(healthy.headers.count("vary") == 0);
+}
+
+TEST_CASE("HttpServer: /path gets its query string as sent, and the page's status", "[http]") {
+  service::HttpServer server("127.0.0.1:0", std::nullopt, kOpen, handlers(true, true));
+  auto r = httpGet(server.port(), "/path?source=isp%20a&target=gw");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/html; charset=utf-8");
+  CHECK(r.body == "<!doctype html><title>status</title>/path?source=isp%20a&target=gw");
+  CHECK(httpGet(server.port(), "/path").status == 400);
+  CHECK(httpGet(server.port(), "/?window=10m").body ==
+        "<!doctype html><title>status</title>/?window=10m");
+  CHECK(httpGet(server.port(), "/path/x").status == 404);
 }
 
 TEST_CASE("HttpServer: failures answer 503 and 400 with the reason", "[http]") {

@@ -28,3 +28,18 @@ TEST_CASE("PathPlan: every target is probed from every source of its family unle
   REQUIRE(set.sources.size() == 3);
   CHECK(set.sources[1].interface_name == "lo");
 }
+
+TEST_CASE("PathPlan: the paths keep history for the graphs unless web.graphs is false",
+          "[path_plan]") {
+  const std::string paths =
+      R"("sources":[{"name":"a","address":"127.0.0.1"}],"targets":[{"name":"t","host":"127.0.0.2"}])";
+  auto r = config::parseConfig("{" + paths + "}");
+  REQUIRE(r.ok());
+  CHECK(service::buildPathSet(*r.config, {}).history);
+  r = config::parseConfig(R"({"web":{"graphs":false},)" + paths + "}");
+  REQUIRE(r.ok());
+  CHECK_FALSE(service::buildPathSet(*r.config, {}).history);
+  r = config::parseConfig(R"({"web":{"graphs":true},)" + paths + "}");
+  REQUIRE(r.ok());
+  CHECK(service::buildPathSet(*r.config, {}).history);
+}

@@ -623,3 +623,75 @@ TEST_CASE("Outcomes: every scheduled probe has exactly one, even without a sourc
   CHECK(v(a.replied) == 20);
   for (const auto* s : {&a, &b}) CHECK(v(s->scheduled) == outcomes(*s));
 }
+
+TEST_CASE("History: replies with their RTT, timeouts and errors as lost, in the slot they ended",
+          "[history]") {
+  Rig rig;
+  rig.clock.set(core::TimePoint{100s});  // slot boundaries at whole 10 s
+  rig.core.apply({{Rig::source("a", "192.0.2.1")},
+                  {Rig::path("a", "t", "198.51.100.1", 1s, 300ms),
+                   Rig::path("a", "u", "198.51.100.2", 1s, 300ms)}},
+                 Duration{0});
+  // t: sent at 100 s, 101 s, ..., every third unanswered; u: sent at 100.5 s, ..., never
+  // answered, and its fifth probe draws a host unreachable. All end before 110 s.
+  std::size_t handled = 0, t_sent = 0, u_sent = 0;
+  while (rig.clock.now() < core::TimePoint{110s}) {
+    rig.core.runDue();
+    for (; handled < rig.transport.sent.size(); ++handled) {
+      const auto& sent = rig.transport.sent[handled];
+      if (sent.target == ip("198.51.100.1") && t_sent++ % 3 != 0)
+        rig.core.onReply(rig.transport.replyTo(handled, 7ms));
+      if (sent.target == ip("198.51.100.2") && u_sent++ == 4)
+        rig.core.onError(core::Family::kIpv4, icmpError("198.51.100.2", sent.sequence,
+                                                        core::ErrorReason::kDestUnreachable));
+    }
+    rig.clock.advance(1ms);
+  }
+  CHECK(t_sent == 10);
+  CHECK(u_sent == 10);
+  CHECK(rig.box.get()->paths.at(0).history->fine().newest == -1);  // [100 s, 110 s) still open
+  rig.runFor(1s);                                                  // outcomes after 110 s close it
+  for (const auto& p : rig.box.get()->paths) {
+    INFO(p.spec->target);
+    REQUIRE(p.history);
+    const auto fine = p.history->fine();
+    REQUIRE(fine.newest == 10);
+    const core::HistorySlot& slot = fine.slots.back();
+    CHECK(slot.probes == 10);
+    if (p.spec->target == "t") {
+      CHECK(slot.lost == 4);
+      const Duration stored = core::decodeRtt(core::encodeRtt(7ms));  // to within 0.1 %
+      CHECK(slot.quantile(core::HistoryQuantile::kMin) == stored);
+      CHECK(slot.quantile(core::HistoryQuantile::kMedian) == stored);
+      CHECK(slot.quantile(core::HistoryQuantile::kMax) == stored);
+    } else {
+      CHECK(slot.allLost());
+      CHECK(v(p.stats->errors[static_cast<std::size_t>(core::ErrorReason::kDestUnreachable)]) == 1);
+    }
+  }
+}
+
+TEST_CASE("History: kept across reloads, dropped when graphs are turned off, empty when back on",
+          "[history]") {
+  Rig rig;
+  const auto src = Rig::source("a", "192.0.2.1");
+  core::PathSet set{{src}, {Rig::path("a", "t", "198.51.100.1", 1s, 300ms)}};
+  rig.core.apply(set, Duration{0});
+  const auto history = rig.box.get()->paths.at(0).history;
+  REQUIRE(history);
+  rig.runFor(25s, 10ms);
+  CHECK(history->fine().newest >= 0);
+  set.paths[0].options.ttl = 9;  // a change that keeps the path
+  rig.core.apply(set, Duration{0});
+  CHECK(rig.box.get()->paths.at(0).history == history);
+  set.history = false;
+  rig.core.apply(set, Duration{0});
+  CHECK(rig.box.get()->paths.at(0).history == nullptr);
+  rig.runFor(2s, 10ms);  // outcomes without a history are fine
+  set.history = true;
+  rig.core.apply(set, Duration{0});
+  const auto fresh = rig.box.get()->paths.at(0).history;
+  REQUIRE(fresh);
+  CHECK(fresh != history);
+  CHECK(fresh->fine().newest == -1);
+}

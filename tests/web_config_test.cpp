@@ -212,7 +212,7 @@ TEST_CASE("Config: mistakes in the web object", "[config][web]") {
       R"({"web":{"config_file":"","enable_reload":"yes","tls":{}},)"
       R"("sources":[{"name":"lo","address":"127.0.0.1"}],"targets":[{"name":"t","host":"127.0.0.1"}]})");
   CHECK(errorText(r.errors) ==
-        "$.web.tls: unknown key (allowed here: config_file, enable_reload)\n"
+        "$.web.tls: unknown key (allowed here: config_file, enable_reload, graphs)\n"
         "$.web.config_file: empty: omit it for plain HTTP without authentication\n"
         "$.web.enable_reload: expected true or false, found string\n");
 }

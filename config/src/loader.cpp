@@ -133,7 +133,7 @@ class Validator : JsonChecker {
   void readWeb(const json& v, Web& web) {
     const std::string path = "$.web";
     if (!expectType(v, path, v.is_object(), "an object")) return;
-    checkKeys(v, path, {"config_file", "enable_reload"});
+    checkKeys(v, path, {"config_file", "enable_reload", "graphs"});
     if (auto* f = find(v, "config_file")) {
       std::string file;
       if (readString(*f, path + ".config_file", file) &&
@@ -145,6 +145,7 @@ class Validator : JsonChecker {
     }
     if (auto* e = find(v, "enable_reload"))
       readBool(*e, path + ".enable_reload", web.enable_reload);
+    if (auto* g = find(v, "graphs")) readBool(*g, path + ".graphs", web.graphs);
   }
 
   void readProbeKind(const json& v, const std::string& path, core::ProbeKind& out) {

@@ -101,9 +101,17 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     Slot& slot = slots_[index];
     slot.spec = std::make_shared<const PathSpec>(std::move(p));
     slot.stats = std::make_shared<PathStats>(slot.spec->options.buckets);
+    slot.history.reset();
     slot.source = src_index;
     slot.active = true;
     fresh.push_back(index);
+  }
+  for (Slot& slot : slots_) {
+    if (!slot.active || !set.history) {
+      slot.history.reset();
+    } else if (!slot.history) {
+      slot.history = std::make_shared<PathHistory>(static_cast<std::uint32_t>(rng_()));
+    }
   }
   // First sends of new paths are spread evenly over their interval: no burst at start or reload.
   for (std::size_t k = 0; k < fresh.size(); ++k) {
@@ -178,6 +186,7 @@ void ProbeCore::freeSlot(std::uint32_t index) {
   ++slot.schedule_version;
   slot.spec.reset();
   slot.stats.reset();
+  slot.history.reset();
   free_slots_.push_back(index);
 }
 
@@ -291,6 +300,7 @@ void ProbeCore::finishTimeouts(TimePoint now) {
     }
     PathStats& stats = *slot.stats;
     PathStats::add(stats.scheduled);
+    remember(slot, now, std::nullopt);
     if (probe.corrupted) {  // only corrupted replies came: they say more than "timed out"
       endProbe(family, probe, ProbeState::kError);
       stats.addError(ErrorReason::kCorruptedReply);
@@ -309,6 +319,7 @@ void ProbeCore::failProbe(Slot& slot, ErrorReason reason, int os_error) {
   PathStats::add(stats.scheduled);
   stats.addError(reason);
   setState(stats, PathState::kError);
+  remember(slot, clock_.now(), std::nullopt);
   if (stats.last_error.exchange(reason) != reason) {
     spdlog::warn("path {} -> {}: {}{}", slot.spec->source, slot.spec->target, reasonName(reason),
                  os_error ? " (" + osErrorText(os_error) + ")" : "");
@@ -469,9 +480,11 @@ void ProbeCore::countAnswer(Slot& slot, Probe& probe, Family family_id, TimePoin
         PathStats::add(stats.timed_out);
         PathStats::add(stats.late);
         setState(stats, PathState::kTimedOut);
+        remember(slot, received, std::nullopt);
         return;
       }
       endProbe(family, probe, ProbeState::kReplied);
+      remember(slot, received, rtt);
       stats.rtt.observe(rtt);
       stats.last_rtt_ns.store(rtt.count(), std::memory_order_relaxed);
       stats.reply_ttl.store(ttl, std::memory_order_relaxed);
@@ -508,6 +521,7 @@ void ProbeCore::countError(Slot& slot, Probe& probe, Family family, ErrorReason 
   stats.addError(reason);
   stats.last_error.store(reason, std::memory_order_relaxed);
   setState(stats, PathState::kError);
+  remember(slot, clock_.now(), std::nullopt);
 }
 
 ProbeCore::Probe* ProbeCore::findUdpProbe(Family family, const IcmpErrorReport& report,
@@ -556,7 +570,7 @@ void ProbeCore::publish() {
   auto snap = std::make_shared<Snapshot>();
   snap->paths.reserve(slots_.size() - free_slots_.size());
   for (const Slot& s : slots_)
-    if (s.active) snap->paths.push_back({s.spec, s.stats});
+    if (s.active) snap->paths.push_back({s.spec, s.stats, s.history});
   for (const Source& s : sources_) snap->sources.push_back({s.spec.name, s.spec.family, s.address});
   snapshots_.publish(std::move(snap));
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reachmon/core/clock.h"
+#include "reachmon/core/history.h"
 #include "reachmon/core/interfaces.h"
 #include "reachmon/core/path.h"
 #include "reachmon/core/snapshot.h"
@@ -95,7 +96,8 @@ class ProbeCore final : public ReplySink {
   struct Slot {
     std::shared_ptr<const PathSpec> spec;
     std::shared_ptr<PathStats> stats;
-    std::uint32_t source = 0;  // index into sources_
+    std::shared_ptr<PathHistory> history;  // nullptr while history is off
+    std::uint32_t source = 0;              // index into sources_
     // Bumped when the slot is freed: the probes of the path that held it become stale.
     std::uint32_t generation = 0;
     // Bumped when the path is rescheduled (or freed): its older send entries become stale.
@@ -133,6 +135,10 @@ class ProbeCore final : public ReplySink {
   void flushSends();
   void countSent(Slot& slot);
   void failProbe(Slot& slot, ErrorReason reason, int os_error);
+  // Tells the path's history that a probe ended at `when`, answered in `rtt` or lost.
+  static void remember(Slot& slot, TimePoint when, std::optional<Duration> rtt) {
+    if (slot.history) slot.history->record(when, rtt);
+  }
   void finishTimeouts(TimePoint now);
   std::optional<std::uint16_t> takeSequence(FamilyProbes& family);
   // The live probe of `kind` with this number and the slot it belongs to, or nullptr.

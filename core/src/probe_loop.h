@@ -43,6 +43,7 @@ class ProbeLoop final : public Monitor {
   void apply(PathSet set, Duration min_send_gap) override;
   std::shared_ptr<const Snapshot> snapshot() const override { return snapshots_.get(); }
   const MonitorStats& stats() const override { return stats_; }
+  TimePoint now() const override { return clock_->now(); }
   std::string engineName() const override { return engine_->name(); }
   std::string rttTimestamps() const override { return engine_->rttTimestamps(); }
 

@@ -111,7 +111,13 @@ void App::run(Control& control) {
                       return startupDone(*config_, resolver_->states(), *monitor_->snapshot());
                     })] { return readiness->check(); };
   handlers.reload = [this] { return reload("POST /-/reload"); };
-  handlers.status_page = [this] { return renderStatusPage(*monitor_->snapshot(), kVersion); };
+  handlers.page = [this](std::string_view uri, std::string_view query) {
+    const PageQuery q = PageQuery::parse(query);
+    const PageTime time = PageTime::current(monitor_->now());
+    PageReply r = uri == "/path" ? renderPathPage(*monitor_->snapshot(), kVersion, q, time)
+                                 : renderStatusPage(*monitor_->snapshot(), kVersion, q, time);
+    return std::make_pair(r.status, std::move(r.html));
+  };
   http_ = std::make_unique<HttpServer>(config_->listen, config_->web.config.tls,
                                        httpAccess(*config_), std::move(handlers));
   if (config_->web.config.tls)

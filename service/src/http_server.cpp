@@ -27,6 +27,10 @@ constexpr std::size_t kWritePiece = std::size_t{64} * 1024;
 
 constexpr const char* kText = "text/plain; charset=utf-8";
 
+std::shared_ptr<const std::string> text(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
+
 struct Reply {
   int status;
   const char* type;
@@ -34,11 +38,24 @@ struct Reply {
   const char* authenticate = nullptr;  // WWW-Authenticate, on 401
   // /metrics, instead of `body`: sent as it is with `gzip`, else inflated on the way.
   std::shared_ptr<const MetricsBody> metrics = nullptr;
-  bool gzip = false;
+  bool gzip = false;  // the body (or /metrics) is sent gzip-compressed
+  bool vary = false;  // the body depends on Accept-Encoding
 };
 
-std::shared_ptr<const std::string> text(std::string s) {
-  return std::make_shared<const std::string>(std::move(s));
+// A page's body, compressed when the client accepts gzip (a page of 100 graphs is about 1 MB of
+// HTML and SVG, a tenth of that compressed).
+Reply htmlReply(int status, std::string html, const char* accept_encoding) {
+  Reply r{status, "text/html; charset=utf-8", nullptr};
+  r.vary = true;
+  if (acceptsGzip(accept_encoding)) {
+    GzipWriter gz(kPageGzipLevel, html.size() / 4 + 1024);
+    gz.write(html);
+    r.body = text(gz.finish());
+    r.gzip = true;
+  } else {
+    r.body = text(std::move(html));
+  }
+  return r;
 }
 
 // Writes `bytes` in pieces; false if the client went away.
@@ -57,7 +74,7 @@ void send(mg_connection* conn, const Reply& r, bool with_body) {
   mg_response_header_add(conn, "Content-Type", r.type, -1);
   mg_response_header_add(conn, "Content-Length", std::to_string(length).c_str(), -1);
   mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-  if (r.metrics) {
+  if (r.metrics || r.vary) {
     // Caches must not hand a gzip body to a client that did not ask for one, or the reverse.
     mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
     if (r.gzip) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
@@ -258,12 +275,17 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
     auto [ok, why] = handlers_.reload();
     return Reply{ok ? 200 : 400, kText, text(why + "\n")};
   });
-  add(
-      "/$",
-      [this](mg_connection*) {
-        return Reply{200, "text/html; charset=utf-8", text(handlers_.status_page())};
-      },
-      nullptr);
+  for (const char* uri : {"/$", "/path$"}) {
+    add(
+        uri,
+        [this](mg_connection* conn) {
+          const mg_request_info* info = mg_get_request_info(conn);
+          auto [status, html] = handlers_.page(info->local_uri ? info->local_uri : "/",
+                                               info->query_string ? info->query_string : "");
+          return htmlReply(status, std::move(html), mg_get_header(conn, "Accept-Encoding"));
+        },
+        nullptr);
+  }
   auto ports = server_->getListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
   const std::string host = listen.substr(0, listen.rfind(':'));

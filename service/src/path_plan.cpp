@@ -7,6 +7,7 @@ namespace reachmon::service {
 core::PathSet buildPathSet(const config::Config& cfg, const ResolvedHosts& resolved) {
   core::PathSet set;
   set.sources = cfg.sources;
+  set.history = cfg.web.graphs;
   for (const auto& t : cfg.targets) {
     std::optional<core::IpAddress> address = t.literal;
     if (!address) {

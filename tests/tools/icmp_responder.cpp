@@ -8,6 +8,8 @@
 //
 // Options ("request k" counts the pair's requests from 1; all but --no-icmp take one value):
 //   --delay-ms MS         hold every request this long before answering
+//   --jitter-ms J         add up to J ms: each answered request's hold is uniformly random
+//                         in [MS, MS + J] (so replies may leave out of order); default 0
 //   --drop-every N        answer no request k with k % N == 0 (ground truth: dropped)
 //   --duplicate-every N   answer request k*N twice, 100 us apart (duplicated)
 //   --forge-every N       before answering request k*N, send forgeries (forged): the echo with a
@@ -94,6 +96,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -111,6 +114,7 @@ enum class CorruptMode { kBefore, kReplace };
 // How requests to one destination are answered.
 struct Behaviour {
   double delay_ms = 0;
+  double jitter_ms = 0;     // the hold is uniform in [delay_ms, delay_ms + jitter_ms]
   int drop_every = 0;       // drop request number k*N (1-based), per pair
   int duplicate_every = 0;  // answer request k*N twice
   int forge_every = 0;      // before answering request k*N, send forged replies
@@ -503,8 +507,9 @@ class Responder {
     if (dropped) {
       ++st.dropped;
     } else {
-      const auto due =
-          Clock::now() + std::chrono::microseconds(static_cast<long>(b.delay_ms * 1000));
+      double hold_ms = b.delay_ms;
+      if (b.jitter_ms > 0) hold_ms += std::uniform_real_distribution<double>(0, b.jitter_ms)(rng_);
+      const auto due = Clock::now() + std::chrono::microseconds(static_cast<long>(hold_ms * 1000));
       if (corrupted && b.corrupt_mode == CorruptMode::kReplace) {
         reply.corrupt(b.corrupt_kind);
         queue_.emplace(due, Queued{std::move(reply), &st, received, Queued::kReplacement});
@@ -605,6 +610,7 @@ class Responder {
   iovec iov_{};
   std::map<std::string, PairStats> stats_;
   std::multimap<Clock::time_point, Queued> queue_;
+  std::mt19937 rng_{std::random_device{}()};  // --jitter-ms
 };
 
 // The inet_ntop text of an IPv4 or IPv6 address (as the responder names destinations), or "".
@@ -642,7 +648,13 @@ int main(int argc, char** argv) {
     const std::string v = argv[++i];
     if (k == "--delay-ms")
       b->delay_ms = std::stod(v);
-    else if (k == "--drop-every")
+    else if (k == "--jitter-ms") {
+      b->jitter_ms = std::stod(v);
+      if (!(b->jitter_ms >= 0)) {
+        std::fprintf(stderr, "icmp_responder: --jitter-ms %s is negative\n", v.c_str());
+        return 2;
+      }
+    } else if (k == "--drop-every")
       b->drop_every = std::stoi(v);
     else if (k == "--duplicate-every")
       b->duplicate_every = std::stoi(v);

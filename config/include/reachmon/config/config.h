@@ -52,6 +52,7 @@ struct WebConfig {
 struct Web {
   std::string config_file;     // as written; empty: plain HTTP without authentication
   bool enable_reload = false;  // POST /-/reload answers only when true
+  bool graphs = true;          // the status page's graphs: each path keeps a PathHistory
   // The web config file's path (relative to the config file's directory) and contents; set by
   // loadConfigFile when config_file is.
   std::filesystem::path config_path;

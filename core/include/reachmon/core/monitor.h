@@ -28,6 +28,8 @@ class Monitor {
   virtual void apply(PathSet set, Duration min_send_gap) = 0;
   virtual std::shared_ptr<const Snapshot> snapshot() const = 0;
   virtual const MonitorStats& stats() const = 0;
+  // The probe thread's clock, which PathHistory's slot numbers count on. Any thread.
+  virtual TimePoint now() const = 0;
   // "icmp-dgram" or "icmp-raw" on Linux, "iphlpapi" on Windows.
   virtual std::string engineName() const = 0;
   // "kernel" or "user_space": see Engine::rttTimestamps().

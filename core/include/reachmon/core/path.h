@@ -64,6 +64,9 @@ struct PathSpec {
 struct PathSet {
   std::vector<SourceSpec> sources;
   std::vector<PathSpec> paths;
+  // Whether every path keeps a PathHistory for the status page's graphs (about 4.6 KiB per
+  // path). Turning it off drops the histories; turning it on starts them empty.
+  bool history = true;
 };
 
 }  // namespace reachmon::core

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "reachmon/core/history.h"
 #include "reachmon/core/path.h"
 #include "reachmon/core/stats.h"
 
@@ -15,6 +16,7 @@ namespace reachmon::core {
 struct PathView {
   std::shared_ptr<const PathSpec> spec;
   std::shared_ptr<const PathStats> stats;
+  std::shared_ptr<const PathHistory> history = nullptr;  // nullptr: web.graphs is false
 };
 
 struct SourceView {

@@ -1,9 +1,9 @@
-// The HTTP endpoints: /metrics, /-/healthy, /-/ready, /-/reload (POST, when enabled) and the /
-// status page; HEAD answers like GET without the body (the same headers, Content-Length
-// included). /metrics is sent gzip-compressed to clients whose Accept-Encoding accepts gzip
-// (Prometheus does), as plain text to the others. Optionally TLS and basic authentication (the
-// web config file). Handlers run on civetweb's worker threads (see http_server.cpp for how many,
-// and the timeouts that keep idle clients from holding them).
+// The HTTP endpoints: /metrics, /-/healthy, /-/ready, /-/reload (POST, when enabled) and the
+// pages / and /path; HEAD answers like GET without the body (the same headers, Content-Length
+// included). /metrics and the pages are sent gzip-compressed to clients whose Accept-Encoding
+// accepts gzip (Prometheus and browsers do), as they are to the others. Optionally TLS and basic
+// authentication (the web config file). Handlers run on civetweb's worker threads (see
+// http_server.cpp for how many, and the timeouts that keep idle clients from holding them).
 #pragma once
 
 #include <atomic>
@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,7 +36,9 @@ struct HttpHandlers {
   std::function<std::shared_ptr<const MetricsBody>()> metrics;  // shared by concurrent scrapes
   std::function<std::pair<bool, std::string>()> healthy;        // ok, explanation
   std::function<std::pair<bool, std::string>()> reload;         // ok, message
-  std::function<std::string()> status_page;                     // HTML
+  // The HTML pages "/" and "/path": (status, page) for the URI ("/" or "/path") and the raw
+  // query string (empty when none).
+  std::function<std::pair<int, std::string>(std::string_view uri, std::string_view query)> page;
   // ok, explanation; empty: ready whenever the server answers (service/src/readiness.h).
   std::function<std::pair<bool, std::string>()> ready;
 };
