@@ -116,6 +116,7 @@ void App::run(Control& control) {
     const PageTime time = PageTime::current(monitor_->now());
     PageReply r = uri == "/path" ? renderPathPage(*monitor_->snapshot(), kVersion, q, time)
                                  : renderStatusPage(*monitor_->snapshot(), kVersion, q, time);
+    releaseFreedMemory();  // the render's scratch: a map of every path, the histories' copies
     return std::make_pair(r.status, std::move(r.html));
   };
   http_ = std::make_unique<HttpServer>(config_->listen, config_->web.config.tls,

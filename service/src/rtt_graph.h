@@ -49,13 +49,13 @@ core::Duration autoRttTop(std::span<const core::HistoryWindow> windows, const Gr
 // the page's stylesheet). `windows` are drawn in order, each only after the end of the newest
 // slot of those before it: {coarse, fine} shows 3 hours by the minute and the minutes since the
 // last closed minute by 10 s. Slots without outcomes are gaps. Elements the page's tests and
-// styles rely on: svg.rtt-graph; rect.loss (one per slot with loss, with a <title> saying how
-// many of how many probes were lost); path.smoke; path.median; text.no-data when no slot falls in
-// the span; the axes in g.axis. Also: rect.plot (the background); path.median carries loss-0 (no
-// loss), loss-1 (up to 5 %), loss-2 (up to 20 %) or loss-3 (more), rect.loss the same colours
-// (and loss-4's when all was lost) as its fill, with class "loss" alone;
-// path.clipped (with a <title>) marks a slot whose max is above the RTT axis; g.axis holds
-// path.grid, rect.frame, g.rtt-labels and g.time-labels.
+// styles rely on: svg.rtt-graph; rect.loss (one per run of adjacent slots with loss of one
+// colour, with a <title> saying when and how many of how many probes were lost); path.smoke;
+// path.median; text.no-data when no slot falls in the span; the axes in g.axis. Also: rect.plot
+// (the background); path.median carries loss-0 (no loss), loss-1 (up to 5 %), loss-2 (up to 20 %)
+// or loss-3 (more), rect.loss the same colours (and loss-4's when all was lost) as its fill, with
+// class "loss" alone; path.clipped (with a <title>) marks a slot whose max is above the RTT axis;
+// g.axis holds path.grid, rect.frame, g.rtt-labels and g.time-labels.
 void renderRttGraph(std::string& out, std::span<const core::HistoryWindow> windows,
                     const GraphFrame& frame);
 

@@ -29,7 +29,8 @@ CHANGELOG = "/usr/share/doc/reachmon/changelog.gz"
 MANPAGE = "/usr/share/man/man8/reachmon.8.gz"
 FILES = ["/usr/sbin/reachmon", "/usr/lib/systemd/system/reachmon.service", EXAMPLE,
          "/usr/share/reachmon/examples/reachmon.json", "/usr/share/doc/reachmon/README.md",
-         "/usr/share/doc/reachmon/metrics.md", SCHEMA, COPYRIGHT, CHANGELOG, MANPAGE, CONFIG]
+         "/usr/share/doc/reachmon/metrics.md", "/usr/share/doc/reachmon/status-page.md",
+         "/usr/share/doc/reachmon/status-page.png", SCHEMA, COPYRIGHT, CHANGELOG, MANPAGE, CONFIG]
 # deb-systemd-helper's enablement of the unit (also where systemd does not run).
 ENABLED = "/etc/systemd/system/multi-user.target.wants/reachmon.service"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

@@ -42,7 +42,9 @@ CHROMIUM_TIMEOUT_S = 60
 WINDOW = (1400, 1000)
 DATA_TIMEOUT_S = 60  # a slot shows once closed: data 10-20 s after the start, 60 s on a busy host
 LOSS_TOLERANCE_POINTS = 10.0
-MIN_SLOTS = 3  # closed 10-second slots on the page before the loss is compared
+# Probes the lossy paths' loss columns must cover before the loss is compared: two 10-second
+# slots and a part of one.
+MIN_PROBES_SHOWN = 250
 PROBES_PER_SECOND = 10  # the configured interval, 100 ms
 # The page shows closed slots only: the drops of the last 10-second slot, and of one closing while
 # the page was fetched, may be missing from it. Generously, 15 seconds' worth.
@@ -166,6 +168,19 @@ class Page:
 
     def elements(self, key, tag, cls):
         return [n for g in self.graphs(key) for n in g.find_all(tag, cls)]
+
+
+def column_counts(page, key):
+    """(lost, probes) over the path's loss columns, as their titles count them ("14 of 60 probes
+    lost (23.3 %)"; a column may stand for several slots)."""
+    lost = probes = 0
+    for rect in page.elements(key, "rect", "loss"):
+        m = re.search(r"(\d+) of (\d+)", rect.text())
+        assert m, f"{key}: rect.loss title {rect.text()!r} does not say how many were lost"
+        n, of = int(m.group(1)), int(m.group(2))
+        assert 0 < n <= of, f"{key}: rect.loss title {rect.text()!r}"
+        lost, probes = lost + n, probes + of
+    return lost, probes
 
 
 def assert_self_contained(markup, root):
@@ -360,9 +375,9 @@ def served(rm, path):
 @pytest.fixture(scope="module")
 def with_data(monitor):
     """Waits (curl, every half second) until the 10-minute page shows the loss of every path,
-    then until it shows MIN_SLOTS loss columns on each lossy path: every 10-second slot of
-    theirs loses probes, so that many slots have closed, a few hundred probes, and a short
-    first slot no longer weighs on the loss shown."""
+    then until the loss columns of each lossy path cover MIN_PROBES_SHOWN probes (every slot of
+    theirs loses probes, so the columns cover all their probes): a short first slot no longer
+    weighs on the loss shown."""
     def page():
         p = Page(served(monitor, "/?window=10m"))
         return p if set(p.paths) == set(PATHS) else None
@@ -372,11 +387,11 @@ def with_data(monitor):
         return p and all(p.loss(k) is not None for k in PATHS)
     wait_for("every path's loss on the status page", shown, timeout=DATA_TIMEOUT_S, interval=0.5)
 
-    def slots():
+    def enough():
         p = page()
-        return p and all(len(p.elements(k, "rect", "loss")) >= MIN_SLOTS for k in LOSSY)
-    wait_for(f"{MIN_SLOTS} loss columns on the lossy paths", slots,
-             timeout=MIN_SLOTS * 10 + DATA_TIMEOUT_S, interval=0.5)
+        return p and all(column_counts(p, k)[1] >= MIN_PROBES_SHOWN for k in LOSSY)
+    wait_for(f"the lossy paths' loss columns to cover {MIN_PROBES_SHOWN} probes", enough,
+             timeout=MIN_PROBES_SHOWN / PROBES_PER_SECOND + DATA_TIMEOUT_S, interval=0.5)
     return monitor
 
 
@@ -423,18 +438,6 @@ def test_every_path_has_one_graph_and_the_uplinks_of_a_target_share_a_row(with_d
     assert_self_contained(text, parse(text))
 
 
-def lost_in_columns(page, key):
-    """The lost probes the loss columns' titles count ("14 of 60 probes lost (23.3 %)")."""
-    lost = 0
-    for rect in page.elements(key, "rect", "loss"):
-        m = re.search(r"(\d+) of (\d+)", rect.text())
-        assert m, f"{key}: rect.loss title {rect.text()!r} does not say how many were lost"
-        n, of = int(m.group(1)), int(m.group(2))
-        assert 0 < n <= of, f"{key}: rect.loss title {rect.text()!r}"
-        lost += n
-    return lost
-
-
 def loss_vs_truth(page, truth):
     """{lossy path: (loss shown, the responder's dropped / requests in percent)}."""
     b = truth("b")
@@ -465,7 +468,7 @@ def test_the_lossy_uplink_shows_its_real_loss_and_the_clean_one_none(with_data, 
         # Every slot since the start is in the window: the columns count each drop once (a
         # minute's slot and the 10-second slots after it do not overlap), and miss only the
         # drops of slots that had not closed.
-        lost, k = lost_in_columns(page, key), truth_key(*key)
+        (lost, _), k = column_counts(page, key), truth_key(*key)
         unshown = UNSHOWN_SECONDS * PROBES_PER_SECOND // DROP_EVERY_B[key[1]] + 1
         assert lost <= after[k]["dropped"], \
             f"{key}: columns count {lost} lost, the responder dropped {after[k]['dropped']}"
