@@ -16,7 +16,7 @@ bin=$build/bench/status_page_bench
 if [ -n "$smoke" ]; then
   out=$("$bin" --paths 40 --sources 2 --runs 2)
   echo "$out"
-  rows=$(grep -cE '^\| `/.*\| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+ MB \| [0-9.]+ MB \| [0-9.]+ ms \|$' <<<"$out" || true)
+  rows=$(grep -cE '^\| `/.*\| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+ MB \| [0-9.]+ MB, [0-9.]+ ms \| [0-9.]+ MB, [0-9.]+ ms \|$' <<<"$out" || true)
   [ "$rows" -eq 4 ] || { echo "status_page.sh --smoke: expected 4 rows of figures, got $rows" >&2; exit 1; }
   exit 0
 fi
