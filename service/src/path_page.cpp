@@ -40,8 +40,10 @@ PageReply renderPathPage(const core::Snapshot& snap, const std::string& version,
       "class=\"rtt\">{}</span> · since start: {} probes, loss {}</p>",
       htmlEscape(spec.source), htmlEscape(spec.target), htmlEscape(spec.source),
       htmlEscape(spec.target), htmlEscape(spec.host),
-      spec.target_address ? " (" + core::formatIpAddress(*spec.target_address) + ")"
-                          : std::string(" (unresolved)"),
+      !spec.target_address ? std::string(" (unresolved)")
+      : core::formatIpAddress(*spec.target_address) == spec.host
+          ? std::string()
+          : " (" + core::formatIpAddress(*spec.target_address) + ")",
       spec.options.probe == core::ProbeKind::kUdp ? fmt::format("udp port {}", spec.options.port)
                                                   : std::string("icmp"),
       isUp(n.state) ? "up" : "down", stateName(n.state, n.last_error), formatRtt(n.last_rtt_ns),
