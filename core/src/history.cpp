@@ -25,6 +25,7 @@ std::size_t ringIndex(std::int64_t number) {
 constexpr std::array<std::uint32_t, kHistoryQuantiles.size()> rankParts() {
   std::array<std::uint32_t, kHistoryQuantiles.size()> parts{};
   for (std::size_t i = 0; i < parts.size(); ++i) {
+    // NOLINTNEXTLINE(bugprone-incorrect-roundings): the quantiles are not negative
     parts[i] = static_cast<std::uint32_t>(kHistoryQuantiles[i] * 10000.0 + 0.5);
   }
   return parts;

@@ -31,7 +31,7 @@ PageReply renderPathPage(const core::Snapshot& snap, const std::string& version,
   const PathNumbers n(*path->stats);
   PageReply reply;
   std::string& out = reply.html;
-  out.reserve(64 * 1024);
+  out.reserve(std::size_t{64} * 1024);
   appendHead(out, "reachmon: " + spec.source + " to " + spec.target, 10);
   appendBanner(out, version, time);
   out += fmt::format(

@@ -315,11 +315,13 @@ class Plot {
   std::int32_t bottom() const { return top() + height_; }
   std::int32_t width() const { return width_; }
   std::int32_t height() const { return height_; }
-  // In tenths of a pixel, clipped to the plot. (Adding 0.5 rounds: the values are not negative.)
+  // In tenths of a pixel, clipped to the plot. Adding 0.5 rounds (the values are not negative)
+  // without lround's call: this runs for every slot of every graph.
   std::int32_t x(TimePoint t) const {
     t = std::clamp(t, range_.begin, range_.end);
     const double f = static_cast<double>((t - range_.begin).count()) /
                      static_cast<double>((range_.end - range_.begin).count());
+    // NOLINTNEXTLINE(bugprone-incorrect-roundings)
     return left() + static_cast<std::int32_t>(f * width_ + 0.5);
   }
   // In whole pixels, clipped to the plot: finer steps in RTT would not show, and whole pixels
@@ -327,12 +329,12 @@ class Plot {
   std::int32_t yPixel(std::int64_t rtt_ns) const {
     if (rtt_ns >= top_ns_) return top() / 10;
     if (rtt_ns <= 0) return bottom() / 10;
-    return bottom() / 10 -
-           static_cast<std::int32_t>(static_cast<double>(rtt_ns) * px_per_ns_ + 0.5);
+    const double px = static_cast<double>(rtt_ns) * px_per_ns_;
+    return bottom() / 10 - static_cast<std::int32_t>(px + 0.5);  // NOLINT(*-incorrect-roundings)
   }
   void setTop(std::int64_t top_ns) {
     top_ns_ = top_ns;
-    px_per_ns_ = (height_ / 10) / static_cast<double>(top_ns);
+    px_per_ns_ = (height_ / 10.0) / static_cast<double>(top_ns);  // whole pixels: height_ is too
   }
 
  private:
@@ -545,9 +547,9 @@ void putAxes(Writer& w, const GraphFrame& frame, const Plot& plot, Range range,
   const std::int64_t tstep = timeStep(span_s);
   const auto first =
       static_cast<std::int64_t>(std::ceil(local_begin / static_cast<double>(tstep))) * tstep;
-  auto tick_x = [&](std::int64_t t) {
-    return plot.left() + static_cast<std::int32_t>(
-                             (static_cast<double>(t) - local_begin) / span_s * plot.width() + 0.5);
+  auto tick_x = [&](std::int64_t t) {  // t is not before local_begin: adding 0.5 rounds
+    const double x = (static_cast<double>(t) - local_begin) / span_s * plot.width();
+    return plot.left() + static_cast<std::int32_t>(x + 0.5);  // NOLINT(*-incorrect-roundings)
   };
   for (std::int64_t t = first; static_cast<double>(t) <= local_end; t += tstep) {
     w.put('M');
