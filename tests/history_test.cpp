@@ -379,7 +379,7 @@ TEST_CASE("PathHistory: beyond the sample size, min and max stay exact and quant
   constexpr std::array<std::size_t, 5> kMiddle = {1, 2, 3, 4, 5};
 
   const auto seed = GENERATE(11u, 12u);
-  std::mt19937 rng(seed * 7919);
+  std::mt19937 rng(std::mt19937::result_type{seed} * 7919);
   PathHistory h(seed);
   std::array<double, 7> fine_error_sum{};
   std::array<double, 7> coarse_error_sum{};
