@@ -524,12 +524,13 @@ TEST_CASE("PathHistory: all lost, no data, and counts beyond 16 bits", "[history
 
 TEST_CASE("PathHistory: readers never see a half-written slot", "[history]") {
   // An outcome every 2.5 s, so that a slot closes every 4 outcomes: 4 per fine slot and 24 per
-  // minute, the fourth of every fine slot lost, and every reply in minute j with RTT (j + 1) us.
-  // A consistent slot has its full counts and seven codes that all stand for its own minute; a
-  // torn copy mixes a slot with the one it replaced, N slots earlier, whose minute differs, or
-  // sees the window's newest before the slot written with it.
+  // minute, the fourth of every fine slot lost, and every reply in minute j with RTT
+  // (j mod 2000) + 1 ns, which codes hold exactly. A consistent slot has its full counts and
+  // seven codes that all stand for its own minute; a torn copy mixes a slot with the one it
+  // replaced, N slots earlier, whose minute differs, or sees the window's newest before the slot
+  // written with it.
   const Duration interval = 2500ms;
-  const auto rttOf = [](std::int64_t minute) { return Duration{(minute + 1) * 1000}; };
+  const auto rttOf = [](std::int64_t minute) { return Duration{minute % 2000 + 1}; };
   // At least kOutcomes, and on until the readers read often enough (the machine may be busy);
   // kMaxOutcomes keeps the run short under ThreadSanitizer.
   constexpr std::int64_t kOutcomes = 200'000;

@@ -148,6 +148,9 @@ TEST_CASE("HttpServer: /path gets its query string as sent, and the page's statu
   CHECK(httpGet(server.port(), "/?window=10m").body ==
         "<!doctype html><title>status</title>/?window=10m");
   CHECK(httpGet(server.port(), "/path/x").status == 404);
+  // civetweb matches paths without regard to case: /PATH is still the path page.
+  CHECK(httpGet(server.port(), "/PATH?target=gw").body ==
+        "<!doctype html><title>status</title>/path?target=gw");
 }
 
 TEST_CASE("HttpServer: failures answer 503 and 400 with the reason", "[http]") {
@@ -320,7 +323,7 @@ TEST_CASE("HttpServer: HEAD of every GET endpoint sends GET's status and headers
       if (get.headers.count(name)) CHECK(head.headers.at(name) == get.headers.at(name));
     }
   };
-  for (const char* path : {"/metrics", "/-/healthy", "/-/ready", "/"}) {
+  for (const char* path : {"/metrics", "/-/healthy", "/-/ready", "/", "/path?x=1"}) {
     same(path, "");
     same(path, "Accept-Encoding: gzip\r\n");
   }

@@ -27,6 +27,15 @@ std::string pathCell(const std::string& html, const std::string& source,
   return html.substr(at, end == std::string::npos ? std::string::npos : end - at);
 }
 
+// The RTT axis' top label of the graph in `cell`.
+std::string topLabel(const std::string& cell) {
+  const auto g = cell.find("class=\"rtt-labels\"");
+  const auto end = cell.find("</g>", g);
+  if (g == std::string::npos || end == std::string::npos) return {};
+  const auto last = cell.rfind("</text>", end);
+  return cell.substr(cell.rfind('>', last) + 1, last - cell.rfind('>', last) - 1);
+}
+
 struct Fixture {
   core::Snapshot snap;
   service::PageTime time;
@@ -38,7 +47,8 @@ struct Fixture {
   }
   // A path whose history has 20 minutes of probes every second: RTT 10 ms, and `lost_every`-th
   // probes lost (0: none).
-  core::PathView& add(const std::string& source, const std::string& target, int lost_every) {
+  core::PathView& add(const std::string& source, const std::string& target, int lost_every,
+                      core::Duration rtt = 10ms) {
     auto spec = std::make_shared<core::PathSpec>();
     spec->source = source;
     spec->target = target;
@@ -49,7 +59,7 @@ struct Fixture {
     int n = 0;
     for (auto t = time.now - 20min; t <= time.now; t += 1s, ++n) {
       const bool lost = lost_every > 0 && n % lost_every == 0;
-      history->record(t, lost ? std::nullopt : std::optional<core::Duration>(10ms));
+      history->record(t, lost ? std::nullopt : std::optional<core::Duration>(rtt));
       core::PathStats::add(stats->scheduled);
       if (!lost) core::PathStats::add(stats->replied);
     }
@@ -141,7 +151,7 @@ TEST_CASE("StatusPage: the uplinks to a target are one row on one RTT scale, los
           "[status_page]") {
   Fixture f;
   f.add("isp-a", "gw", 0);
-  f.add("isp-b", "gw", 4);  // a quarter lost
+  f.add("isp-b", "gw", 4, 40ms);  // a quarter lost, and slower
   f.add("isp-a", "dns", 0);
   const auto r = f.overview("");
   REQUIRE(r.status == 200);
@@ -165,12 +175,29 @@ TEST_CASE("StatusPage: the uplinks to a target are one row on one RTT scale, los
   std::smatch m;
   REQUIRE(std::regex_search(b, m, std::regex("class=\"loss-pct\">([0-9.]+) %<")));
   CHECK(std::stod(m[1]) == Approx(25.0).margin(1.0));
-  // Both graphs of the row share the RTT axis: the same labels.
-  std::smatch ma, mb;
-  const std::regex top_label("<g class=\"axis\"[^]*?>([0-9.]+ [mu]?s)</text>");
-  REQUIRE(std::regex_search(a, ma, top_label));
-  REQUIRE(std::regex_search(b, mb, top_label));
-  CHECK(ma[1] == mb[1]);
+  // Both graphs of the row share the RTT axis, the slower uplink's: a's top label is b's, while
+  // the other row's path at a's RTT gets a lower one.
+  CHECK(topLabel(a) == topLabel(b));
+  CHECK(topLabel(b) == "50 ms");
+  CHECK(topLabel(pathCell(r.html, "isp-a", "dns")) == "20 ms");
+}
+
+TEST_CASE("StatusPage: the UTC offset of local time, across a day's and a year's end",
+          "[status_page]") {
+  auto tm = [](int year, int yday, int hour, int min) {
+    std::tm t{};
+    t.tm_year = year;
+    t.tm_yday = yday;
+    t.tm_hour = hour;
+    t.tm_min = min;
+    return t;
+  };
+  CHECK(service::PageTime::utcOffset(tm(126, 10, 13, 30), tm(126, 10, 12, 0)) == 5400);
+  CHECK(service::PageTime::utcOffset(tm(126, 10, 1, 0), tm(126, 9, 23, 0)) == 7200);
+  CHECK(service::PageTime::utcOffset(tm(126, 9, 19, 0), tm(126, 10, 1, 0)) == -6 * 3600);
+  CHECK(service::PageTime::utcOffset(tm(127, 0, 0, 30), tm(126, 364, 23, 30)) == 3600);
+  CHECK(service::PageTime::utcOffset(tm(126, 364, 23, 0), tm(127, 0, 4, 0)) == -5 * 3600);
+  CHECK(service::PageTime::utcOffset(tm(126, 5, 8, 0), tm(126, 5, 8, 0)) == 0);
 }
 
 TEST_CASE("StatusPage: filters by source and target, and says which names exist", "[status_page]") {
@@ -192,6 +219,10 @@ TEST_CASE("StatusPage: filters by source and target, and says which names exist"
   CHECK(r.html.find("no path has the source \"isp-c\"; the sources are: isp-a, isp-b") ==
         std::string::npos);  // escaped
   CHECK(r.html.find("no path has the source &quot;isp-c&quot;; the sources are: isp-a, isp-b") !=
+        std::string::npos);
+  r = f.overview("source=isp-b&target=dns");  // both exist, but not this path
+  CHECK(r.status == 404);
+  CHECK(r.html.find("no path from source &quot;isp-b&quot; to target &quot;dns&quot;") !=
         std::string::npos);
   r = f.overview("target=%3Cb%3E");
   CHECK(r.status == 404);

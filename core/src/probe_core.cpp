@@ -106,6 +106,7 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     slot.active = true;
     fresh.push_back(index);
   }
+  for (const auto& [key, index] : existing) freeSlot(index);
   for (Slot& slot : slots_) {
     if (!slot.active || !set.history) {
       slot.history.reset();
@@ -119,7 +120,6 @@ void ProbeCore::apply(PathSet set, Duration min_send_gap) {
     schedule(fresh[k], now + interval * static_cast<std::int64_t>(k) /
                                  static_cast<std::int64_t>(fresh.size()));
   }
-  for (const auto& [key, index] : existing) freeSlot(index);
   dropStaleSends();
   // Sends per second of the new set, and so the window in which kBurstTarget of them come due;
   // a path sends at most once per wake-up, so the window stays well within every interval.

@@ -275,13 +275,14 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
     auto [ok, why] = handlers_.reload();
     return Reply{ok ? 200 : 400, kText, text(why + "\n")};
   });
-  for (const char* uri : {"/$", "/path$"}) {
+  // civetweb matches URIs without regard to case: the page is the pattern's, not the URI's.
+  for (const auto& [pattern, page] :
+       {std::pair<const char*, const char*>{"/$", "/"}, {"/path$", "/path"}}) {
     add(
-        uri,
-        [this](mg_connection* conn) {
+        pattern,
+        [this, page](mg_connection* conn) {
           const mg_request_info* info = mg_get_request_info(conn);
-          auto [status, html] = handlers_.page(info->local_uri ? info->local_uri : "/",
-                                               info->query_string ? info->query_string : "");
+          auto [status, html] = handlers_.page(page, info->query_string ? info->query_string : "");
           return htmlReply(status, std::move(html), mg_get_header(conn, "Accept-Encoding"));
         },
         nullptr);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 
 #include "rtt_graph.h"
@@ -54,7 +55,8 @@ SpanTotals spanTotals(std::span<const core::HistoryWindow> windows, core::TimePo
     if (w.newest < 0) continue;
     for (std::size_t i = 0; i < w.slots.size(); ++i) {
       const std::int64_t k = w.numberOf(i);
-      if (w.slotStart(k) < covered || w.slotStart(k) >= now) continue;
+      // As drawn: a slot straddling the span's start counts (clipped on the graph).
+      if (w.slotStart(k) + w.slot_width <= covered || w.slotStart(k) >= now) continue;
       t.probes += w.slots[i].probes;
       t.lost += w.slots[i].lost;
     }

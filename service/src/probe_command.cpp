@@ -175,6 +175,7 @@ int probeCommand(const ProbeOptions& opts, Control& control) {
     set.paths.push_back(std::move(path));
   }
   set.sources = sources;
+  set.history = false;  // no status page here
   const std::size_t payload = set.paths.front().options.payload_size;
   spdlog::set_level(spdlog::level::warn);
   std::unique_ptr<core::Monitor> monitor;

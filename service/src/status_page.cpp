@@ -23,13 +23,16 @@ PageTime PageTime::current(core::TimePoint probe_now) {
   t.unix_seconds =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto secs = static_cast<std::time_t>(t.unix_seconds);
-  const std::tm local = fmt::localtime(secs);
-  const std::tm utc = fmt::gmtime(secs);
+  t.utc_offset_seconds = utcOffset(fmt::localtime(secs), fmt::gmtime(secs));
+  return t;
+}
+
+int PageTime::utcOffset(const std::tm& local, const std::tm& utc) {
+  // At most a day apart: across a year's end the day of the year wraps.
   int days = local.tm_yday - utc.tm_yday;
   if (local.tm_year != utc.tm_year) days = local.tm_year > utc.tm_year ? 1 : -1;
-  t.utc_offset_seconds = days * 86400 + (local.tm_hour - utc.tm_hour) * 3600 +
-                         (local.tm_min - utc.tm_min) * 60 + (local.tm_sec - utc.tm_sec);
-  return t;
+  return days * 86400 + (local.tm_hour - utc.tm_hour) * 3600 + (local.tm_min - utc.tm_min) * 60 +
+         (local.tm_sec - utc.tm_sec);
 }
 
 PageQuery PageQuery::parse(std::string_view query_string) {
@@ -47,6 +50,8 @@ PageQuery PageQuery::parse(std::string_view query_string) {
 }
 
 namespace {
+
+constexpr std::size_t kMaxTargetSuggestions = 500;
 
 struct Row {
   std::string_view target;
@@ -76,7 +81,9 @@ void appendFilters(std::string& out, const core::Snapshot& snap,
       "placeholder=\"all\" value=\"";
   out += htmlEscape(q.target);
   out += "\"><datalist id=\"targets\">";
-  for (const auto& t : targets) out += fmt::format("<option value=\"{}\">", htmlEscape(t));
+  // Suggestions while typing, unless they would outweigh the page itself.
+  if (targets.size() <= kMaxTargetSuggestions)
+    for (const auto& t : targets) out += fmt::format("<option value=\"{}\">", htmlEscape(t));
   out += "</datalist></label><label>window <select name=\"window\">";
   for (const GraphSpan* s : {&kSpan3h, &kSpan10m})
     out += fmt::format("<option value=\"{}\"{}>{}</option>", s->name,
@@ -231,6 +238,9 @@ PageReply renderStatusPage(const core::Snapshot& snap, const std::string& versio
         404, version,
         "no path has the source \"" + q.source + "\"; the sources are: " + joinNames(all_sources));
   if (!target_known) return errorPage(404, version, "no path has the target \"" + q.target + "\"");
+  if (by_target.empty() && !snap.paths.empty())
+    return errorPage(404, version,
+                     "no path from source \"" + q.source + "\" to target \"" + q.target + "\"");
 
   std::sort(all_targets.begin(), all_targets.end());
   all_targets.erase(std::unique(all_targets.begin(), all_targets.end()), all_targets.end());

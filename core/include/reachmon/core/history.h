@@ -22,7 +22,7 @@
 namespace reachmon::core {
 
 // An RTT in 16 bits, a small floating-point number of nanoseconds: exact below 2,048 ns, above
-// that truncated to 11 significant bits (within 0.1 %, never above the RTT), up to about 2^73 ns.
+// that truncated to 11 significant bits (within 0.1 %, never above the RTT), up to the int64 range.
 // Codes sort like the RTTs they stand for, so quantiles can be taken on codes.
 constexpr std::uint16_t encodeRtt(Duration rtt) {
   if (rtt.count() <= 0) return 0;

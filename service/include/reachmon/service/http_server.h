@@ -36,8 +36,8 @@ struct HttpHandlers {
   std::function<std::shared_ptr<const MetricsBody>()> metrics;  // shared by concurrent scrapes
   std::function<std::pair<bool, std::string>()> healthy;        // ok, explanation
   std::function<std::pair<bool, std::string>()> reload;         // ok, message
-  // The HTML pages "/" and "/path": (status, page) for the URI ("/" or "/path") and the raw
-  // query string (empty when none).
+  // The HTML pages "/" and "/path": (status, page) for the page ("/" or "/path", whatever the
+  // case the request used) and the raw query string (empty when none).
   std::function<std::pair<int, std::string>(std::string_view uri, std::string_view query)> page;
   // ok, explanation; empty: ready whenever the server answers (service/src/readiness.h).
   std::function<std::pair<bool, std::string>()> ready;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,8 @@ struct PageTime {
   int utc_offset_seconds = 0;  // the host's offset from UTC: the axes show local time
   // Reads the wall clock and the host's time zone now; `probe_now` is Monitor::now().
   static PageTime current(core::TimePoint probe_now);
+  // Seconds east of UTC, from the same instant as local and as UTC calendar time.
+  static int utcOffset(const std::tm& local, const std::tm& utc);
 };
 
 // The query variables the pages read, decoded; a variable not given is empty.
