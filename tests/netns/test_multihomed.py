@@ -17,7 +17,6 @@ import subprocess
 import pytest
 from reachmon_testlib import (LISTEN_ANY_PORT, Reachmon, assert_promtool_clean, read_json,
                               wait_for, write_json)
-from topology import Topology
 
 pytestmark = pytest.mark.root
 
@@ -67,13 +66,6 @@ def config(t_interval="200ms"):
              "payload_size": 2000, "dont_fragment": True},
         ],
     }
-
-
-@pytest.fixture(scope="module")
-def topo():
-    """The namespaces; deleted (and the responders stopped) whatever happens."""
-    with Topology() as t:
-        yield t
 
 
 @pytest.fixture(scope="module")

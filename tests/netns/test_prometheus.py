@@ -38,7 +38,6 @@ import time
 import pytest
 import yaml
 from reachmon_testlib import Reachmon, read_text, sh, wait_for, write_json
-from topology import Topology
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY_PROMETHEUS = os.path.join(ROOT, "deploy", "prometheus")
@@ -388,12 +387,6 @@ def reachmon_config(listen):
         "targets": [{"name": "t1", "host": TARGETS["t1"]},
                     {"name": "t2", "host": TARGETS["t2"], "labels": {"role": "dns"}}],
     }
-
-
-@pytest.fixture(scope="module")
-def topo():
-    with Topology() as t:
-        yield t
 
 
 @pytest.fixture(scope="module")

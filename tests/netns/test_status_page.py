@@ -33,7 +33,6 @@ import zlib
 
 import pytest
 from reachmon_testlib import LISTEN_ANY_PORT, Reachmon, read_json, wait_for, write_json
-from topology import Topology
 
 pytestmark = pytest.mark.root
 
@@ -324,13 +323,6 @@ def read_png(path):
 
 def truth_key(source, target):
     return f"{SOURCES[source]}>{TARGETS[target]}"
-
-
-@pytest.fixture(scope="module")
-def topo():
-    """The namespaces; deleted (and the responders stopped) whatever happens."""
-    with Topology() as t:
-        yield t
 
 
 @pytest.fixture(scope="module")
