@@ -276,11 +276,10 @@ HttpServer::HttpServer(const std::string& listen, const std::optional<config::Tl
     return Reply{ok ? 200 : 400, kText, text(why + "\n")};
   });
   // civetweb matches URIs without regard to case: the page is the pattern's, not the URI's.
-  for (const auto& [pattern, page] :
-       {std::pair<const char*, const char*>{"/$", "/"}, {"/path$", "/path"}}) {
+  for (const auto& route : {std::pair<const char*, const char*>{"/$", "/"}, {"/path$", "/path"}}) {
     add(
-        pattern,
-        [this, page](mg_connection* conn) {
+        route.first,
+        [this, page = route.second](mg_connection* conn) {
           const mg_request_info* info = mg_get_request_info(conn);
           auto [status, html] = handlers_.page(page, info->query_string ? info->query_string : "");
           return htmlReply(status, std::move(html), mg_get_header(conn, "Accept-Encoding"));
