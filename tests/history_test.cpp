@@ -30,7 +30,7 @@ Codes allCodes(Duration rtt) {
 }
 
 // The slot numbered k in a window (k within it).
-const HistorySlot& slotNumbered(const HistoryWindow& w, std::int64_t k) {
+HistorySlot slotNumbered(const HistoryWindow& w, std::int64_t k) {
   REQUIRE(!w.slots.empty());
   const std::int64_t first = w.numberOf(0);
   REQUIRE(k >= first);
