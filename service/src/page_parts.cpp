@@ -7,8 +7,6 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "rtt_graph.h"
-
 namespace reachmon::service {
 
 std::string htmlEscape(std::string_view s) {
@@ -44,6 +42,20 @@ std::vector<core::HistoryWindow> graphWindows(const core::PathView& path, const 
   if (span.span > kSpan10m.span) windows.push_back(path.history->coarse());
   windows.push_back(path.history->fine());
   return windows;
+}
+
+GraphFrame graphFrame(const PageTime& time, const GraphSpan& span, std::string_view title) {
+  GraphFrame frame;
+  frame.now = time.now;
+  frame.now_unix_seconds = time.unix_seconds;
+  frame.utc_offset_seconds = time.utc_offset_seconds;
+  frame.span = span.span;
+  frame.title = title;
+  return frame;
+}
+
+std::string graphTitle(const core::PathSpec& spec, const GraphSpan& span) {
+  return spec.source + " to " + spec.target + ", last " + std::string(span.label);
 }
 
 SpanTotals spanTotals(std::span<const core::HistoryWindow> windows, core::TimePoint now,

@@ -13,6 +13,7 @@
 #include "reachmon/core/history.h"
 #include "reachmon/core/snapshot.h"
 #include "reachmon/service/status_page.h"
+#include "rtt_graph.h"
 
 namespace reachmon::service {
 
@@ -29,6 +30,11 @@ inline constexpr GraphSpan kSpan10m{"10m", "10 minutes", core::Duration{600LL * 
 // slots since its newest closed minute (3 hours), or the 10 s slots only (10 minutes). Empty when
 // the path keeps no history.
 std::vector<core::HistoryWindow> graphWindows(const core::PathView& path, const GraphSpan& span);
+
+// A graph of `span` at `time`, of GraphFrame's default size and RTT top (`title`, which must
+// outlive the frame, from graphTitle()).
+GraphFrame graphFrame(const PageTime& time, const GraphSpan& span, std::string_view title);
+std::string graphTitle(const core::PathSpec& spec, const GraphSpan& span);
 
 // Probes and lost probes of the slots a graph over [now - span, now] shows.
 struct SpanTotals {

@@ -55,20 +55,14 @@ PageReply renderPathPage(const core::Snapshot& snap, const std::string& version,
     for (const GraphSpan* span : {&kSpan3h, &kSpan10m}) {
       const auto windows = graphWindows(*path, *span);
       const SpanTotals totals = spanTotals(windows, time.now, span->span);
-      const std::string title =
-          spec.source + " to " + spec.target + ", last " + std::string(span->label);
+      const std::string title = graphTitle(spec, *span);
       out += fmt::format(
           "<h3>Last {} <small>loss <span class=\"loss-pct\">{}</span> of {} probes"
           "</small></h3>",
           span->label, formatLoss(totals.lost, totals.probes), totals.probes);
-      GraphFrame frame;
+      GraphFrame frame = graphFrame(time, *span, title);
       frame.width = 900;
       frame.height = 260;
-      frame.now = time.now;
-      frame.now_unix_seconds = time.unix_seconds;
-      frame.utc_offset_seconds = time.utc_offset_seconds;
-      frame.span = span->span;
-      frame.title = title;
       renderRttGraph(out, windows, frame);
     }
   }

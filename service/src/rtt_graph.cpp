@@ -437,24 +437,18 @@ void putSmoke(Writer& w, const std::vector<Column>& cols) {
       w.put(' ');
       w.num(cols[a].y[hi]);
       std::int32_t y = cols[a].y[hi];
-      for (std::size_t i = a; i <= last; ++i) {
-        if (cols[i].y[hi] != y) {
-          y = cols[i].y[hi];
+      // One step of an edge: to the column's level, then across it (dx < 0: backwards).
+      auto step = [&](std::int32_t level, std::int32_t dx) {
+        if (level != y) {
+          y = level;
           w.put('V');
           w.num(y);
         }
         w.put('h');
-        w.tenths(cols[i].x1 - cols[i].x0);
-      }
-      for (std::size_t i = last + 1; i-- > a;) {
-        if (cols[i].y[lo] != y) {
-          y = cols[i].y[lo];
-          w.put('V');
-          w.num(y);
-        }
-        w.put('h');
-        w.tenths(cols[i].x0 - cols[i].x1);
-      }
+        w.tenths(dx);
+      };
+      for (std::size_t i = a; i <= last; ++i) step(cols[i].y[hi], cols[i].x1 - cols[i].x0);
+      for (std::size_t i = last + 1; i-- > a;) step(cols[i].y[lo], cols[i].x0 - cols[i].x1);
       w.put('z');
       a = last + 1;
     }

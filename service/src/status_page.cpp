@@ -104,15 +104,9 @@ void appendPathCell(std::string& out, const core::PathView& p, const GraphSpan& 
       pathHref(p.spec->source, p.spec->target), isUp(n.state) ? "up" : "down",
       stateName(n.state, n.last_error), formatRtt(n.last_rtt_ns),
       formatLoss(totals.lost, totals.probes));
-  const std::string title =
-      p.spec->source + " to " + p.spec->target + ", last " + std::string(span.label);
-  GraphFrame frame;
-  frame.now = time.now;
-  frame.now_unix_seconds = time.unix_seconds;
-  frame.utc_offset_seconds = time.utc_offset_seconds;
-  frame.span = span.span;
+  const std::string title = graphTitle(*p.spec, span);
+  GraphFrame frame = graphFrame(time, span, title);
   frame.rtt_top = rtt_top;
-  frame.title = title;
   renderRttGraph(out, windows, frame);
   out += "</div>";
 }
@@ -120,9 +114,7 @@ void appendPathCell(std::string& out, const core::PathView& p, const GraphSpan& 
 void appendGraphs(std::string& out, const std::vector<Row>& rows,
                   const std::vector<std::string_view>& columns, const GraphSpan& span,
                   const PageTime& time) {
-  GraphFrame frame;
-  frame.now = time.now;
-  frame.span = span.span;
+  const GraphFrame frame = graphFrame(time, span, {});
   for (const Row& row : rows) {
     const core::PathView* first = nullptr;
     std::vector<std::vector<core::HistoryWindow>> windows(row.paths.size());
@@ -287,12 +279,14 @@ PageReply renderStatusPage(const core::Snapshot& snap, const std::string& versio
   appendHead(out, "reachmon", 10);
   appendBanner(out, version, time);
   appendFilters(out, snap, all_targets, q, *span);
-  std::size_t up = 0;
-  for (const Row& row : rows)
-    for (const auto* p : row.paths) up += p && isUp(p->stats->state.load()) ? 1 : 0;
-  std::size_t shown = 0;
-  for (const Row& row : rows)
-    for (const auto* p : row.paths) shown += p ? 1 : 0;
+  std::size_t up = 0, shown = 0;
+  for (const Row& row : rows) {
+    for (const auto* p : row.paths) {
+      if (!p) continue;
+      ++shown;
+      up += isUp(p->stats->state.load()) ? 1 : 0;
+    }
+  }
   out += fmt::format("<p>{} path{}{}: <b>{} up</b>, <b>{} not up</b>. Graphs of the last {}.</p>",
                      shown, shown == 1 ? "" : "s",
                      pages.size() > 1 ? fmt::format(" on this page (of {})", total) : "", up,
